@@ -1,0 +1,148 @@
+//! `analyze ard`: the seeds' weighted average reuse distance, their
+//! data-movement cost (dmc) and per-buffer distance statistics, computed
+//! per element so that traces of ranges replay exactly like the seeds'
+//! whole-buffer traces.
+
+use std::collections::BTreeMap;
+
+use memtrace::{Event, Header, Op};
+use serde::Serialize;
+
+use crate::clock::ReuseClock;
+
+/// Per-buffer distance statistics over the reads that have a distance.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BufferArd {
+    /// Elements of the buffer's last such read (the seeds' "size").
+    pub size: u64,
+    /// Plain mean over reads of each read's mean distance.
+    pub avg_dist: f64,
+    pub min_dist: u64,
+    pub max_dist: u64,
+    pub read_count: u64,
+}
+
+/// The result of `analyze ard`. Field names are the JSON keys.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ArdReport {
+    /// Sum of element distances over elements read with a distance, divided by their count.
+    pub weighted_ard: f64,
+    /// Sum over elements read with a distance of sqrt(distance).
+    pub dmc: f64,
+    /// The final clock: elements accessed, reads and writes.
+    pub total_floats_accessed: u64,
+    /// Elements read that had a distance.
+    pub total_floats_read: u64,
+    /// Reads with at least one element that had been written.
+    pub reads: u64,
+    pub writes: u64,
+    /// Reads of data never written: no distance, excluded from every average.
+    pub cold_reads: u64,
+    pub per_buffer: BTreeMap<String, BufferArd>,
+}
+
+#[derive(Default, Clone)]
+struct BufferAcc {
+    last_size: u64,
+    mean_sum: f64,
+    min: u64,
+    max: u64,
+    reads: u64,
+}
+
+/// Accumulates an [`ArdReport`] event by event.
+pub struct Ard {
+    clock: ReuseClock,
+    names: Vec<String>,
+    per_buffer: Vec<BufferAcc>,
+    weighted_sum: u128,
+    warm_elements: u64,
+    dmc: f64,
+    reads: u64,
+    writes: u64,
+    cold_reads: u64,
+}
+
+impl Ard {
+    pub fn new(header: &Header) -> Ard {
+        let n = header.buffers.len();
+        Ard {
+            clock: ReuseClock::new(n),
+            names: header.buffers.iter().map(|b| b.name.clone()).collect(),
+            per_buffer: vec![BufferAcc { min: u64::MAX, ..BufferAcc::default() }; n],
+            weighted_sum: 0,
+            warm_elements: 0,
+            dmc: 0.0,
+            reads: 0,
+            writes: 0,
+            cold_reads: 0,
+        }
+    }
+
+    #[inline]
+    pub fn event(&mut self, e: &Event) {
+        match e.op {
+            Op::Write => {
+                self.writes += 1;
+                self.clock.write(e.buffer, e.offset, e.len as u64);
+            }
+            Op::Read => {
+                let r = self.clock.read(e.buffer, e.offset, e.len as u64);
+                if r.warm == 0 {
+                    self.cold_reads += 1;
+                    return;
+                }
+                self.reads += 1;
+                self.weighted_sum += r.sum;
+                self.warm_elements += r.warm;
+                self.dmc += r.sqrt_sum;
+                let b = &mut self.per_buffer[e.buffer as usize];
+                b.last_size = e.len as u64;
+                b.mean_sum += r.mean();
+                b.min = b.min.min(r.min);
+                b.max = b.max.max(r.max);
+                b.reads += 1;
+            }
+        }
+    }
+
+    pub fn finish(self) -> ArdReport {
+        let per_buffer = self
+            .per_buffer
+            .iter()
+            .zip(&self.names)
+            .filter(|(b, _)| b.reads > 0)
+            .map(|(b, name)| {
+                (
+                    name.clone(),
+                    BufferArd {
+                        size: b.last_size,
+                        avg_dist: b.mean_sum / b.reads as f64,
+                        min_dist: b.min,
+                        max_dist: b.max,
+                        read_count: b.reads,
+                    },
+                )
+            })
+            .collect();
+        ArdReport {
+            weighted_ard: ratio(self.weighted_sum, self.warm_elements),
+            dmc: self.dmc,
+            total_floats_accessed: self.clock.now(),
+            total_floats_read: self.warm_elements,
+            reads: self.reads,
+            writes: self.writes,
+            cold_reads: self.cold_reads,
+            per_buffer,
+        }
+    }
+}
+
+/// `num / den` as f64, 0 when nothing was counted (as the seeds report it).
+pub(crate) fn ratio(num: u128, den: u64) -> f64 {
+    if den == 0 {
+        0.0
+    } else {
+        num as f64 / den as f64
+    }
+}

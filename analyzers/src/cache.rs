@@ -1,0 +1,328 @@
+//! `analyze cache`: the seeds' CacheTracker, a fully associative LRU cache
+//! of whole objects, generalized from buffer names to element ranges.
+//!
+//! The rules (the seeds' where they apply, `docs/analyzers.md` for the rest):
+//! - an object is the range an access touched; objects of one buffer that
+//!   are resident never overlap;
+//! - a read whose range lies inside a resident object is a hit and makes
+//!   that object most recently used (so a read of part of a buffer written
+//!   whole hits, as with the seeds' names);
+//! - any other read is a miss; its range is then inserted as an object,
+//!   replacing resident objects of the same buffer that overlap it, and
+//!   evicting least recently used objects until it fits, unless it is larger
+//!   than the cache, in which case nothing changes;
+//! - a write does the same insertion and counts as neither hit nor miss;
+//! - reads of never-written data are misses, but carry no distance, so they
+//!   add nothing to `effective_ard` or `total_miss_floats`.
+//!
+//! Capacity is counted in bytes (elements times element size), so that
+//! buffers of different element sizes share one cache honestly.
+
+use std::collections::BTreeMap;
+
+use memtrace::{Event, Header, Op};
+use serde::Serialize;
+
+use crate::ard::ratio;
+use crate::clock::ReuseClock;
+
+const NIL: u32 = u32::MAX;
+
+#[derive(Clone, Copy)]
+struct Node {
+    buffer: u32,
+    start: u64,
+    end: u64,
+    bytes: u64,
+    prev: u32,
+    next: u32,
+}
+
+/// A fully associative LRU cache of byte-sized objects keyed by buffer range.
+pub struct ObjectLru {
+    capacity: u64,
+    used: u64,
+    nodes: Vec<Node>,
+    free: Vec<u32>,
+    /// Most recently used.
+    head: u32,
+    /// Least recently used.
+    tail: u32,
+    /// Per buffer: start -> node.
+    resident: Vec<BTreeMap<u64, u32>>,
+    elem_size: Vec<u64>,
+}
+
+impl ObjectLru {
+    pub fn new(capacity_bytes: u64, header: &Header) -> ObjectLru {
+        ObjectLru {
+            capacity: capacity_bytes,
+            used: 0,
+            nodes: Vec::new(),
+            free: Vec::new(),
+            head: NIL,
+            tail: NIL,
+            resident: vec![BTreeMap::new(); header.buffers.len()],
+            elem_size: header.buffers.iter().map(|b| b.elem_size as u64).collect(),
+        }
+    }
+
+    fn unlink(&mut self, i: u32) {
+        let Node { prev, next, .. } = self.nodes[i as usize];
+        match prev {
+            NIL => self.head = next,
+            p => self.nodes[p as usize].next = next,
+        }
+        match next {
+            NIL => self.tail = prev,
+            n => self.nodes[n as usize].prev = prev,
+        }
+    }
+
+    fn push_front(&mut self, i: u32) {
+        let old = self.head;
+        self.nodes[i as usize].prev = NIL;
+        self.nodes[i as usize].next = old;
+        match old {
+            NIL => self.tail = i,
+            o => self.nodes[o as usize].prev = i,
+        }
+        self.head = i;
+    }
+
+    fn remove(&mut self, i: u32) {
+        self.unlink(i);
+        let n = self.nodes[i as usize];
+        self.resident[n.buffer as usize].remove(&n.start);
+        self.used -= n.bytes;
+        self.free.push(i);
+    }
+
+    /// The resident object of `buffer` that contains [start, end), if any.
+    fn containing(&self, buffer: u32, start: u64, end: u64) -> Option<u32> {
+        let (_, &i) = self.resident[buffer as usize].range(..=start).next_back()?;
+        (self.nodes[i as usize].end >= end).then_some(i)
+    }
+
+    /// Looks up a read: true (and the object becomes most recent) on a hit.
+    pub fn touch(&mut self, buffer: u32, start: u64, end: u64) -> bool {
+        match self.containing(buffer, start, end) {
+            Some(i) => {
+                if self.head != i {
+                    self.unlink(i);
+                    self.push_front(i);
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Makes [start, end) of `buffer` a resident, most recent object;
+    /// false (and nothing changes) when it is larger than the cache.
+    pub fn insert(&mut self, buffer: u32, start: u64, end: u64) -> bool {
+        let bytes = (end - start) * self.elem_size[buffer as usize];
+        if bytes > self.capacity {
+            return false;
+        }
+        // Fast path: the same object is already resident.
+        if let Some(&i) = self.resident[buffer as usize].get(&start) {
+            if self.nodes[i as usize].end == end {
+                if self.head != i {
+                    self.unlink(i);
+                    self.push_front(i);
+                }
+                return true;
+            }
+        }
+        self.drop_overlapping(buffer, start, end);
+        while self.used + bytes > self.capacity {
+            let lru = self.tail;
+            self.remove(lru);
+        }
+        let node = Node { buffer, start, end, bytes, prev: NIL, next: NIL };
+        let i = match self.free.pop() {
+            Some(i) => {
+                self.nodes[i as usize] = node;
+                i
+            }
+            None => {
+                self.nodes.push(node);
+                (self.nodes.len() - 1) as u32
+            }
+        };
+        self.resident[buffer as usize].insert(start, i);
+        self.used += bytes;
+        self.push_front(i);
+        true
+    }
+
+    /// Removes resident objects of `buffer` overlapping [start, end).
+    pub fn drop_overlapping(&mut self, buffer: u32, start: u64, end: u64) {
+        loop {
+            let found = self.resident[buffer as usize]
+                .range(..end)
+                .next_back()
+                .map(|(_, &i)| i)
+                .filter(|&i| self.nodes[i as usize].end > start);
+            match found {
+                Some(i) => self.remove(i),
+                None => break,
+            }
+        }
+    }
+
+    pub fn used_bytes(&self) -> u64 {
+        self.used
+    }
+}
+
+/// One cache size's result. Field names are the JSON keys.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CacheResult {
+    pub size_bytes: u64,
+    /// `size_bytes / 4`: the seeds size caches in fp32 floats.
+    pub cache_size_floats: u64,
+    pub hits: u64,
+    pub misses: u64,
+    /// Reads, hits plus misses (writes are not counted).
+    pub total_accesses: u64,
+    pub hit_rate: f64,
+    /// Weighted ARD over the warm elements of the reads that missed.
+    pub effective_ard: f64,
+    /// Warm elements of the reads that missed.
+    pub total_miss_floats: u64,
+}
+
+/// The object-cache simulation at several sizes in one pass.
+pub struct ObjectCaches {
+    clock: ReuseClock,
+    caches: Vec<(ObjectLru, Counters)>,
+}
+
+#[derive(Default, Clone, Copy)]
+struct Counters {
+    size_bytes: u64,
+    hits: u64,
+    misses: u64,
+    miss_sum: u128,
+    miss_warm: u64,
+}
+
+impl ObjectCaches {
+    pub fn new(header: &Header, sizes_bytes: &[u64]) -> ObjectCaches {
+        ObjectCaches {
+            clock: ReuseClock::new(header.buffers.len()),
+            caches: sizes_bytes
+                .iter()
+                .map(|&s| (ObjectLru::new(s, header), Counters { size_bytes: s, ..Counters::default() }))
+                .collect(),
+        }
+    }
+
+    #[inline]
+    pub fn event(&mut self, e: &Event) {
+        let (start, end) = (e.offset, e.end());
+        match e.op {
+            Op::Write => {
+                self.clock.write(e.buffer, e.offset, e.len as u64);
+                for (lru, _) in &mut self.caches {
+                    if !lru.insert(e.buffer, start, end) {
+                        // Too large to cache, but the write still makes older copies stale.
+                        lru.drop_overlapping(e.buffer, start, end);
+                    }
+                }
+            }
+            Op::Read => {
+                let r = self.clock.read(e.buffer, e.offset, e.len as u64);
+                for (lru, c) in &mut self.caches {
+                    if lru.touch(e.buffer, start, end) {
+                        c.hits += 1;
+                    } else {
+                        c.misses += 1;
+                        c.miss_sum += r.sum;
+                        c.miss_warm += r.warm;
+                        lru.insert(e.buffer, start, end);
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn finish(self) -> Vec<CacheResult> {
+        self.caches
+            .into_iter()
+            .map(|(_, c)| {
+                let total = c.hits + c.misses;
+                CacheResult {
+                    size_bytes: c.size_bytes,
+                    cache_size_floats: c.size_bytes / 4,
+                    hits: c.hits,
+                    misses: c.misses,
+                    total_accesses: total,
+                    hit_rate: if total == 0 { 0.0 } else { c.hits as f64 / total as f64 },
+                    effective_ard: ratio(c.miss_sum, c.miss_warm),
+                    total_miss_floats: c.miss_warm,
+                }
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use memtrace::{Buffer, Role};
+
+    fn header(lens: &[u64]) -> Header {
+        let mut h = Header::new("t", "0");
+        for (i, &l) in lens.iter().enumerate() {
+            h.add_buffer(Buffer::new(format!("b{i}"), l, Role::Other)).unwrap();
+        }
+        h
+    }
+
+    #[test]
+    fn lru_evicts_least_recent_until_it_fits() {
+        let h = header(&[2, 2, 2]);
+        let mut c = ObjectLru::new(16, &h); // two objects of 8 bytes
+        c.insert(0, 0, 2);
+        c.insert(1, 0, 2);
+        assert!(c.touch(0, 0, 2)); // 0 is now most recent
+        c.insert(2, 0, 2); // evicts 1
+        assert!(c.touch(0, 0, 2));
+        assert!(!c.touch(1, 0, 2));
+        assert!(c.touch(2, 0, 2));
+        assert_eq!(c.used_bytes(), 16);
+    }
+
+    #[test]
+    fn a_read_inside_a_resident_object_hits() {
+        let h = header(&[100]);
+        let mut c = ObjectLru::new(1000, &h);
+        c.insert(0, 0, 100);
+        assert!(c.touch(0, 25, 50));
+        assert!(!c.touch(0, 90, 110));
+    }
+
+    #[test]
+    fn objects_larger_than_the_cache_are_never_cached() {
+        let h = header(&[100]);
+        let mut c = ObjectLru::new(40, &h);
+        c.insert(0, 0, 100);
+        assert_eq!(c.used_bytes(), 0);
+        assert!(!c.touch(0, 0, 100));
+    }
+
+    #[test]
+    fn overlapping_objects_are_replaced() {
+        let h = header(&[100]);
+        let mut c = ObjectLru::new(1000, &h);
+        c.insert(0, 0, 50);
+        c.insert(0, 50, 100);
+        c.insert(0, 25, 75);
+        assert_eq!(c.used_bytes(), 200);
+        assert!(!c.touch(0, 0, 10));
+        assert!(c.touch(0, 30, 70));
+    }
+}

@@ -1,0 +1,148 @@
+//! `analyze hist`: per-buffer histograms of the seeds' reuse distances,
+//! recorded in HdrHistograms (3 significant digits, any range).
+//!
+//! Weighting: `reads` (default) records each read once at its mean
+//! distance (rounded), matching `read_count` of `analyze ard`; `floats`
+//! records every element read at its own distance, which is what the
+//! weighted ARD averages.
+
+use std::collections::BTreeMap;
+
+use hdrhistogram::Histogram;
+use memtrace::{Event, Header, Op};
+use serde::Serialize;
+
+use crate::clock::ReuseClock;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Weight {
+    Reads,
+    Floats,
+}
+
+impl Weight {
+    pub fn name(self) -> &'static str {
+        match self {
+            Weight::Reads => "reads",
+            Weight::Floats => "floats",
+        }
+    }
+}
+
+/// One histogram bucket: `count` values with `lo <= value <= hi`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Bucket {
+    pub lo: u64,
+    pub hi: u64,
+    pub count: u64,
+}
+
+/// The summary of one buffer's (or all buffers') distances.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DistanceHistogram {
+    pub count: u64,
+    pub min: u64,
+    pub p50: u64,
+    pub p90: u64,
+    pub p99: u64,
+    pub max: u64,
+    pub mean: f64,
+    /// Power-of-two buckets from 1 up to the maximum, empty ones included.
+    pub buckets: Vec<Bucket>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HistReport {
+    pub weight: &'static str,
+    /// Every buffer's distances together.
+    pub all: DistanceHistogram,
+    pub per_buffer: BTreeMap<String, DistanceHistogram>,
+}
+
+pub struct Hist {
+    clock: ReuseClock,
+    weight: Weight,
+    names: Vec<String>,
+    per_buffer: Vec<Option<Histogram<u64>>>,
+    all: Histogram<u64>,
+}
+
+fn new_histogram() -> Histogram<u64> {
+    // Auto-resizing, so any distance fits; 3 digits are what hdrhistogram users expect.
+    Histogram::new(3).unwrap_or_else(|_| unreachable!("3 significant digits is a valid precision"))
+}
+
+impl Hist {
+    pub fn new(header: &Header, weight: Weight) -> Hist {
+        Hist {
+            clock: ReuseClock::new(header.buffers.len()),
+            weight,
+            names: header.buffers.iter().map(|b| b.name.clone()).collect(),
+            per_buffer: vec![None; header.buffers.len()],
+            all: new_histogram(),
+        }
+    }
+
+    #[inline]
+    pub fn event(&mut self, e: &Event) {
+        match e.op {
+            Op::Write => self.clock.write(e.buffer, e.offset, e.len as u64),
+            Op::Read => {
+                let slot = &mut self.per_buffer[e.buffer as usize];
+                let h = slot.get_or_insert_with(new_histogram);
+                let all = &mut self.all;
+                let weight = self.weight;
+                let r = self.clock.read_with(e.buffer, e.offset, e.len as u64, |n, d| {
+                    if weight == Weight::Floats {
+                        // Auto-resize makes recording infallible for u64 values.
+                        let _ = h.record_n(d, n);
+                        let _ = all.record_n(d, n);
+                    }
+                });
+                if weight == Weight::Reads && r.warm > 0 {
+                    let d = r.mean().round() as u64;
+                    let _ = h.record(d);
+                    let _ = all.record(d);
+                }
+            }
+        }
+    }
+
+    pub fn finish(self) -> HistReport {
+        let per_buffer = self
+            .per_buffer
+            .iter()
+            .zip(&self.names)
+            .filter_map(|(h, n)| h.as_ref().filter(|h| h.len() > 0).map(|h| (n.clone(), summarize(h))))
+            .collect();
+        HistReport { weight: self.weight.name(), all: summarize(&self.all), per_buffer }
+    }
+}
+
+fn summarize(h: &Histogram<u64>) -> DistanceHistogram {
+    let mut buckets = Vec::new();
+    if h.len() > 0 {
+        let mut lo = 1u64;
+        let max = h.max();
+        loop {
+            let hi = lo.saturating_mul(2) - 1;
+            let count = h.count_between(lo, hi);
+            buckets.push(Bucket { lo, hi, count });
+            if hi >= max || hi == u64::MAX {
+                break;
+            }
+            lo = hi + 1;
+        }
+    }
+    let q = |p: f64| if h.len() == 0 { 0 } else { h.value_at_quantile(p) };
+    DistanceHistogram {
+        count: h.len(),
+        min: if h.len() == 0 { 0 } else { h.min() },
+        p50: q(0.5),
+        p90: q(0.9),
+        p99: q(0.99),
+        max: if h.len() == 0 { 0 } else { h.max() },
+        mean: if h.len() == 0 { 0.0 } else { h.mean() },
+        buckets,
+    }
+}

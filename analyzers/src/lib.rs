@@ -1,0 +1,81 @@
+//! Offline analyzers of memtrace traces. Each analyzer replays a trace
+//! event by event and depends only on the trace format (the `memtrace`
+//! crate), never on whatever produced the trace: a trace from `record`, from
+//! the Python writer or imported from a CSV replays the same way.
+//!
+//! - [`ard`]: the seeds' weighted average reuse distance, dmc, per-buffer stats;
+//! - [`hist`]: per-buffer reuse-distance histograms;
+//! - [`cache`]: the seeds' object LRU cache at any number of sizes;
+//! - [`info`]: header, buffer table, counts and checksum status.
+//!
+//! [`table`] renders any of them as aligned text, side by side across traces.
+
+pub mod ard;
+pub mod cache;
+pub mod clock;
+pub mod hist;
+pub mod info;
+pub mod render;
+pub mod table;
+pub mod units;
+
+use memtrace::{Event, Header, TraceReader, TraceSummary};
+
+/// Something that replays a trace.
+pub trait Analyzer {
+    type Report;
+    fn event(&mut self, e: &Event);
+    fn finish(self) -> Self::Report;
+}
+
+impl Analyzer for ard::Ard {
+    type Report = ard::ArdReport;
+    fn event(&mut self, e: &Event) {
+        ard::Ard::event(self, e)
+    }
+    fn finish(self) -> ard::ArdReport {
+        ard::Ard::finish(self)
+    }
+}
+
+impl Analyzer for cache::ObjectCaches {
+    type Report = Vec<cache::CacheResult>;
+    fn event(&mut self, e: &Event) {
+        cache::ObjectCaches::event(self, e)
+    }
+    fn finish(self) -> Vec<cache::CacheResult> {
+        cache::ObjectCaches::finish(self)
+    }
+}
+
+impl Analyzer for hist::Hist {
+    type Report = hist::HistReport;
+    fn event(&mut self, e: &Event) {
+        hist::Hist::event(self, e)
+    }
+    fn finish(self) -> hist::HistReport {
+        hist::Hist::finish(self)
+    }
+}
+
+/// Replays the whole trace through the analyzer `make` builds from its header.
+/// The trace is fully checked (structure, count, checksum) before a report is returned.
+pub fn replay<A: Analyzer>(
+    mut reader: TraceReader,
+    make: impl FnOnce(&Header) -> A,
+) -> memtrace::Result<(A::Report, Header, TraceSummary)> {
+    let mut analyzer = make(reader.header());
+    while let Some(batch) = reader.next_batch()? {
+        for e in batch {
+            analyzer.event(e);
+        }
+    }
+    let summary = reader.summary().ok_or_else(|| memtrace_incomplete())?;
+    let header = reader.header().clone();
+    Ok((analyzer.finish(), header, summary))
+}
+
+fn memtrace_incomplete() -> memtrace::Error {
+    // Unreachable in practice: next_batch returns None only after the footer is checked.
+    std::io::Error::other("the trace ended before its footer was checked").into()
+}

@@ -1,0 +1,220 @@
+//! Text and JSON renderings of the analyzers' reports. Text is for people
+//! (aligned tables, several traces side by side with ratios to the first);
+//! JSON is for programs (documented keys, one object per trace, each with a
+//! `trace` key; an array when there are several traces).
+
+use serde::Serialize;
+use serde_json::{Map, Value as Json};
+
+use crate::ard::ArdReport;
+use crate::cache::CacheResult;
+use crate::hist::{DistanceHistogram, HistReport};
+use crate::info::InfoReport;
+use crate::table::{self, side_by_side, thousands, Table, Value};
+use crate::units::format_size;
+
+/// A report tagged with the trace it came from.
+pub struct Named<R> {
+    pub trace: String,
+    pub report: R,
+}
+
+/// `{"trace": ..., <report fields>}`.
+pub fn tagged_json<R: Serialize>(n: &Named<R>) -> Json {
+    let mut map = Map::new();
+    map.insert("trace".into(), Json::String(n.trace.clone()));
+    if let Ok(Json::Object(fields)) = serde_json::to_value(&n.report) {
+        map.extend(fields);
+    }
+    Json::Object(map)
+}
+
+/// One object for one trace, an array for several.
+pub fn json_per_trace<R: Serialize>(reports: &[Named<R>]) -> Json {
+    match reports {
+        [one] => tagged_json(one),
+        many => Json::Array(many.iter().map(tagged_json).collect()),
+    }
+}
+
+fn names<R>(reports: &[Named<R>]) -> Vec<String> {
+    reports.iter().map(|r| r.trace.clone()).collect()
+}
+
+pub fn ard_text(reports: &[Named<ArdReport>]) -> String {
+    let col = |f: fn(&ArdReport) -> Value| reports.iter().map(|r| f(&r.report)).collect::<Vec<_>>();
+    let rows = vec![
+        ("weighted ARD".to_string(), col(|r| Value::Float(r.weighted_ard))),
+        ("dmc".to_string(), col(|r| Value::Float(r.dmc))),
+        ("total floats accessed".to_string(), col(|r| Value::Int(r.total_floats_accessed))),
+        ("floats read (warm)".to_string(), col(|r| Value::Int(r.total_floats_read))),
+        ("reads".to_string(), col(|r| Value::Int(r.reads))),
+        ("writes".to_string(), col(|r| Value::Int(r.writes))),
+        ("cold reads".to_string(), col(|r| Value::Int(r.cold_reads))),
+    ];
+    let mut out = side_by_side("metric", &names(reports), &rows);
+    out.push('\n');
+    if let [one] = reports {
+        let mut t = Table::new(
+            ["buffer", "size", "reads", "avg dist", "min dist", "max dist"].iter().map(|s| s.to_string()).collect(),
+        );
+        for (name, b) in &one.report.per_buffer {
+            t.row(vec![
+                name.clone(),
+                thousands(b.size),
+                thousands(b.read_count),
+                table::float(b.avg_dist),
+                thousands(b.min_dist),
+                thousands(b.max_dist),
+            ]);
+        }
+        out.push_str(&t.render());
+    } else {
+        let mut all: Vec<&String> = reports.iter().flat_map(|r| r.report.per_buffer.keys()).collect();
+        all.sort();
+        all.dedup();
+        let rows: Vec<(String, Vec<Value>)> = all
+            .iter()
+            .map(|name| {
+                let vals = reports
+                    .iter()
+                    .map(|r| r.report.per_buffer.get(*name).map_or(Value::Missing, |b| Value::Float(b.avg_dist)))
+                    .collect();
+                ((*name).clone(), vals)
+            })
+            .collect();
+        out.push_str(&side_by_side("avg dist by buffer", &names(reports), &rows));
+    }
+    out
+}
+
+/// Cache results of one trace at every size it was simulated.
+pub struct CacheRun {
+    pub trace: String,
+    pub results: Vec<CacheResult>,
+}
+
+pub fn cache_json(runs: &[CacheRun]) -> Json {
+    let mut results = Vec::new();
+    for run in runs {
+        for r in &run.results {
+            results.push(tagged_json(&Named { trace: run.trace.clone(), report: r.clone() }));
+        }
+    }
+    let mut map = Map::new();
+    map.insert("results".into(), Json::Array(results));
+    Json::Object(map)
+}
+
+pub fn cache_text(runs: &[CacheRun]) -> String {
+    let traces: Vec<String> = runs.iter().map(|r| r.trace.clone()).collect();
+    let mut out = String::new();
+    let sizes = runs.first().map(|r| r.results.len()).unwrap_or(0);
+    for s in 0..sizes {
+        let size = runs[0].results[s].size_bytes;
+        let col = |f: fn(&CacheResult) -> Value| runs.iter().map(|r| f(&r.results[s])).collect::<Vec<_>>();
+        let rows = vec![
+            ("hit rate".to_string(), col(|r| Value::Percent(r.hit_rate))),
+            ("hits".to_string(), col(|r| Value::Int(r.hits))),
+            ("misses".to_string(), col(|r| Value::Int(r.misses))),
+            ("reads".to_string(), col(|r| Value::Int(r.total_accesses))),
+            ("effective ARD".to_string(), col(|r| Value::Float(r.effective_ard))),
+            ("floats missed (warm)".to_string(), col(|r| Value::Int(r.total_miss_floats))),
+        ];
+        let head = format!("cache {} ({} floats)", format_size(size), thousands(size / 4));
+        out.push_str(&side_by_side(&head, &traces, &rows));
+        out.push('\n');
+    }
+    out
+}
+
+fn hist_row(name: &str, h: &DistanceHistogram) -> Vec<String> {
+    vec![name.to_string(), thousands(h.count), thousands(h.p50), thousands(h.p90), thousands(h.p99), thousands(h.max)]
+}
+
+/// A bar chart of the power-of-two buckets.
+fn bars(h: &DistanceHistogram) -> String {
+    let peak = h.buckets.iter().map(|b| b.count).max().unwrap_or(0).max(1);
+    let mut out = String::new();
+    let label_w =
+        h.buckets.iter().map(|b| format!("{}..{}", thousands(b.lo), thousands(b.hi)).len()).max().unwrap_or(0);
+    for b in h.buckets.iter().skip_while(|b| b.count == 0) {
+        let label = format!("{}..{}", thousands(b.lo), thousands(b.hi));
+        let n = ((b.count as f64 / peak as f64) * 40.0).round() as usize;
+        let bar = if b.count > 0 && n == 0 { "▏".to_string() } else { "█".repeat(n) };
+        out.push_str(&format!("  {label:>label_w$} | {bar} {}\n", thousands(b.count)));
+    }
+    out
+}
+
+pub fn hist_text(reports: &[Named<HistReport>]) -> String {
+    let mut out = String::new();
+    for r in reports {
+        if reports.len() > 1 {
+            out.push_str(&format!("== {}\n", r.trace));
+        }
+        let mut t = Table::new(["buffer", "count", "p50", "p90", "p99", "max"].iter().map(|s| s.to_string()).collect());
+        for (name, h) in &r.report.per_buffer {
+            t.row(hist_row(name, h));
+        }
+        t.row(hist_row("(all)", &r.report.all));
+        out.push_str(&format!(
+            "reuse distances, one value per {}\n",
+            if r.report.weight == "reads" { "read" } else { "float" }
+        ));
+        out.push_str(&t.render());
+        out.push_str("\nall buffers:\n");
+        out.push_str(&bars(&r.report.all));
+        out.push('\n');
+    }
+    out
+}
+
+pub fn info_text(reports: &[Named<InfoReport>]) -> String {
+    let mut out = String::new();
+    for n in reports {
+        let r = &n.report;
+        out.push_str(&format!("trace      {}\n", n.trace));
+        out.push_str(&format!("format     memtrace v{} ({})\n", r.format_version, r.encoding));
+        out.push_str(&format!("producer   {} {}\n", r.producer, r.producer_version));
+        for (k, v) in &r.metadata {
+            out.push_str(&format!("meta       {k} = {v}\n"));
+        }
+        out.push_str(&format!(
+            "events     {} ({} reads, {} writes) over {} steps\n",
+            thousands(r.events),
+            thousands(r.reads),
+            thousands(r.writes),
+            thousands(r.steps)
+        ));
+        out.push_str(&format!(
+            "elements   {} read, {} written\n",
+            thousands(r.elements_read),
+            thousands(r.elements_written)
+        ));
+        out.push_str(&format!("raw bytes  {}\n", thousands(r.raw_bytes)));
+        out.push_str(&format!("checksum   crc32 {} {}\n\n", r.crc32, r.checksum));
+        let mut t = Table::new(
+            ["id", "buffer", "role", "length", "elem", "reads", "writes", "elems read", "elems written"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+        );
+        for b in &r.buffers {
+            t.row(vec![
+                b.id.to_string(),
+                b.name.clone(),
+                b.role.to_string(),
+                thousands(b.len),
+                format!("{}B", b.elem_size),
+                thousands(b.reads),
+                thousands(b.writes),
+                thousands(b.elements_read),
+                thousands(b.elements_written),
+            ]);
+        }
+        out.push_str(&t.render());
+        out.push('\n');
+    }
+    out
+}

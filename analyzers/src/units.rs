@@ -1,0 +1,74 @@
+//! Parsing cache sizes as people quote them: `32KiB`, `256K`, `1MiB`,
+//! `65536`. A bare number is bytes; K/KB/KiB, M/MB/MiB and G/GB/GiB are
+//! powers of 1024, as cache sizes are quoted.
+
+/// Parses one size in bytes.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    if digits.is_empty() {
+        return Err(format!("size {text:?} does not start with a number (e.g. 32KiB, 65536)"));
+    }
+    let n: u64 = digits.parse().map_err(|_| format!("size {text:?} is too large"))?;
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        _ => return Err(format!("size {text:?} has unknown unit {unit:?} (use B, K/KB/KiB, M/MB/MiB, G/GB/GiB)")),
+    };
+    let bytes = n.checked_mul(1u64 << shift).ok_or_else(|| format!("size {text:?} is too large"))?;
+    if bytes == 0 {
+        return Err(format!("size {text:?} is zero"));
+    }
+    Ok(bytes)
+}
+
+/// Parses a comma list of sizes.
+pub fn parse_sizes(text: &str) -> Result<Vec<u64>, String> {
+    text.split(',').filter(|s| !s.trim().is_empty()).map(parse_size).collect()
+}
+
+/// Formats bytes the way they are parsed: `32KiB`, `1MiB`, `1000B`.
+pub fn format_size(bytes: u64) -> String {
+    for (shift, unit) in [(30, "GiB"), (20, "MiB"), (10, "KiB")] {
+        if bytes >= 1 << shift && bytes % (1 << shift) == 0 {
+            return format!("{}{unit}", bytes >> shift);
+        }
+    }
+    format!("{bytes}B")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_are_powers_of_1024() {
+        assert_eq!(parse_size("32KiB"), Ok(32768));
+        assert_eq!(parse_size("32KB"), Ok(32768));
+        assert_eq!(parse_size("32k"), Ok(32768));
+        assert_eq!(parse_size("256KiB"), Ok(262144));
+        assert_eq!(parse_size("1MiB"), Ok(1 << 20));
+        assert_eq!(parse_size("2G"), Ok(2 << 30));
+        assert_eq!(parse_size("65536"), Ok(65536));
+        assert_eq!(parse_sizes("32KiB,256KiB"), Ok(vec![32768, 262144]));
+    }
+
+    #[test]
+    fn bad_sizes_say_why() {
+        assert!(parse_size("KiB").is_err());
+        assert!(parse_size("32XB").is_err());
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("99999999999999999999").is_err());
+        assert!(parse_size("17179869184G").is_err());
+    }
+
+    #[test]
+    fn formatting_round_trips() {
+        for b in [32768, 262144, 1 << 20, 1000, 3 << 30] {
+            assert_eq!(parse_size(&format_size(b)), Ok(b));
+        }
+    }
+}

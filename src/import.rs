@@ -1,0 +1,242 @@
+//! Importing access logs: the `op,buffer,size` CSV that the seed trackers
+//! log (and `analyze export --csv` writes) becomes a trace.
+//!
+//! Columns are named by the first line. `op` (`R` or `W`), `buffer` and
+//! `size` are required; `offset` (default 0) and `step` (default 0) are
+//! optional, in any order. Each buffer name becomes one buffer, in order of
+//! first appearance, as long as the furthest element any line touches. The
+//! file is read twice (buffer table, then events) so memory stays bounded by
+//! the number of distinct buffers, whatever the length of the log.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::format::{Buffer, Header, Op, Role, MAX_BUFFERS, MAX_NAME_LEN};
+use crate::writer::{TraceWriter, WriteOptions, WriteSummary};
+
+/// The role an imported buffer gets from its name, following the seeds'
+/// naming: `W1`, `b2` are parameters; `x`, `y` inputs; `acc_*`
+/// accumulators; `d*` gradients; everything else an activation. Suffixes
+/// `_tileN` and `_N` (per-sample copies) are ignored.
+pub fn guess_role(name: &str) -> Role {
+    let mut base = name;
+    if let Some(i) = base.find("_tile") {
+        base = &base[..i];
+    }
+    if let Some((head, tail)) = base.rsplit_once('_') {
+        if !tail.is_empty() && tail.bytes().all(|b| b.is_ascii_digit()) {
+            base = head;
+        }
+    }
+    let is_param = |s: &str| {
+        let mut c = s.chars();
+        matches!(c.next(), Some('W' | 'b')) && !s[1..].is_empty() && s[1..].bytes().all(|b| b.is_ascii_digit())
+    };
+    if base.starts_with("acc_") {
+        Role::Accumulator
+    } else if is_param(base) {
+        Role::Parameter
+    } else if base == "x" || base == "y" {
+        Role::Input
+    } else if base.len() > 1 && base.starts_with('d') && base != "data" {
+        Role::Gradient
+    } else {
+        Role::Activation
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Columns {
+    op: usize,
+    buffer: usize,
+    size: usize,
+    offset: Option<usize>,
+    step: Option<usize>,
+    count: usize,
+}
+
+struct Line<'a> {
+    op: Op,
+    buffer: &'a str,
+    offset: u64,
+    size: u64,
+    step: u32,
+}
+
+fn csv_err(line: u64, what: impl Into<String>) -> Error {
+    Error::at_line(line, ErrorKind::Csv(what.into()))
+}
+
+fn parse_columns(first: &str) -> Result<Columns> {
+    let names: Vec<&str> = first.trim_end_matches(['\r', '\n']).split(',').map(str::trim).collect();
+    let find = |n: &str| names.iter().position(|c| *c == n);
+    let need = |n: &str| {
+        find(n).ok_or_else(|| {
+            csv_err(1, format!("the header line is {first:?}; it must name the columns op,buffer,size (offset and step are optional)"))
+        })
+    };
+    for (i, n) in names.iter().enumerate() {
+        if !matches!(*n, "op" | "buffer" | "size" | "offset" | "step") {
+            return Err(csv_err(1, format!("unknown column {n:?}; columns are op, buffer, size, offset, step")));
+        }
+        if names[..i].contains(n) {
+            return Err(csv_err(1, format!("column {n:?} appears twice")));
+        }
+    }
+    Ok(Columns {
+        op: need("op")?,
+        buffer: need("buffer")?,
+        size: need("size")?,
+        offset: find("offset"),
+        step: find("step"),
+        count: names.len(),
+    })
+}
+
+fn parse_line<'a>(text: &'a str, cols: Columns, line: u64, fields: &mut Vec<&'a str>) -> Result<Line<'a>> {
+    fields.clear();
+    fields.extend(text.split(','));
+    if fields.len() != cols.count {
+        return Err(csv_err(line, format!("{} fields, the header names {}", fields.len(), cols.count)));
+    }
+    let op = match fields[cols.op].trim() {
+        "R" | "r" => Op::Read,
+        "W" | "w" => Op::Write,
+        other => return Err(csv_err(line, format!("op {other:?} is neither R nor W"))),
+    };
+    let buffer = fields[cols.buffer].trim();
+    if buffer.is_empty() {
+        return Err(csv_err(line, "empty buffer name"));
+    }
+    if buffer.starts_with('"') {
+        return Err(csv_err(line, "quoted buffer names are not supported"));
+    }
+    if buffer.len() > MAX_NAME_LEN {
+        return Err(csv_err(line, format!("buffer name is {} bytes; at most {MAX_NAME_LEN}", buffer.len())));
+    }
+    let int = |i: usize, what: &str| -> Result<u64> {
+        let f = fields[i].trim();
+        f.parse::<u64>().map_err(|_| csv_err(line, format!("{what} {f:?} is not a non-negative integer")))
+    };
+    let size = int(cols.size, "size")?;
+    if size == 0 {
+        return Err(csv_err(line, "size 0: an access covers at least one element"));
+    }
+    let offset = match cols.offset {
+        Some(i) => int(i, "offset")?,
+        None => 0,
+    };
+    if offset.checked_add(size).is_none() {
+        return Err(csv_err(line, "offset + size overflows 64 bits"));
+    }
+    let step = match cols.step {
+        Some(i) => {
+            let s = int(i, "step")?;
+            u32::try_from(s).map_err(|_| csv_err(line, format!("step {s} exceeds {}", u32::MAX)))?
+        }
+        None => 0,
+    };
+    Ok(Line { op, buffer, offset, size, step })
+}
+
+/// Calls `f` for every data line; `f` gets the parsed line and its number.
+fn scan(path: &Path, mut f: impl FnMut(Line<'_>, u64) -> Result<()>) -> Result<()> {
+    let file = File::open(path)?;
+    if file.metadata()?.is_dir() {
+        return Err(Error::new(ErrorKind::Io(std::io::Error::other("is a directory, not a CSV file"))));
+    }
+    let mut reader = BufReader::with_capacity(1 << 16, file);
+    let mut text = String::new();
+    let mut line_no = 0u64;
+    let mut cols = None;
+    loop {
+        text.clear();
+        let n = reader.read_line(&mut text).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::InvalidData {
+                csv_err(line_no + 1, "not UTF-8 text")
+            } else {
+                Error::from(e)
+            }
+        })?;
+        if n == 0 {
+            break;
+        }
+        line_no += 1;
+        let trimmed = text.trim_end_matches(['\r', '\n']);
+        match cols {
+            None => cols = Some(parse_columns(trimmed)?),
+            Some(c) => {
+                if trimmed.trim().is_empty() {
+                    continue;
+                }
+                let mut fields = Vec::with_capacity(8);
+                f(parse_line(trimmed, c, line_no, &mut fields)?, line_no)?;
+            }
+        }
+    }
+    if cols.is_none() {
+        return Err(csv_err(1, "the file is empty; expected a header line op,buffer,size"));
+    }
+    Ok(())
+}
+
+/// Imports an events CSV into a trace at `output` (compressed if it ends in `.zst`).
+pub fn import_csv(input: &Path, output: &Path, mut header: Header) -> Result<WriteSummary> {
+    // Pass 1: the buffer table.
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut lens: Vec<(String, u64)> = Vec::new();
+    scan(input, |l, line| {
+        let end = l.offset + l.size;
+        match index.get(l.buffer) {
+            Some(&i) => lens[i].1 = lens[i].1.max(end),
+            None => {
+                if lens.len() >= MAX_BUFFERS as usize {
+                    return Err(csv_err(line, format!("more than {MAX_BUFFERS} distinct buffers")));
+                }
+                index.insert(l.buffer.to_string(), lens.len());
+                lens.push((l.buffer.to_string(), end));
+            }
+        }
+        Ok(())
+    })?;
+    for (name, len) in &lens {
+        header.add_buffer(Buffer::new(name.clone(), *len, guess_role(name)))?;
+    }
+    // Pass 2: the events.
+    let mut writer = TraceWriter::create_with(output, header, WriteOptions::for_path(output))?;
+    scan(input, |l, line| {
+        let id = *index.get(l.buffer).ok_or_else(|| {
+            csv_err(line, format!("buffer {:?} appeared while importing (the file changed)", l.buffer))
+        })?;
+        writer.access(id as u32, l.op, l.offset, l.size, l.step).map_err(|e| csv_err(line, e.to_string()))
+    })?;
+    writer.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_follow_seed_names() {
+        assert_eq!(guess_role("W1"), Role::Parameter);
+        assert_eq!(guess_role("b2"), Role::Parameter);
+        assert_eq!(guess_role("W1_tile3"), Role::Parameter);
+        assert_eq!(guess_role("x_12"), Role::Input);
+        assert_eq!(guess_role("acc_dW1"), Role::Accumulator);
+        assert_eq!(guess_role("dh_pre_3"), Role::Gradient);
+        assert_eq!(guess_role("h_pre_tile0"), Role::Activation);
+        assert_eq!(guess_role("out"), Role::Activation);
+    }
+
+    #[test]
+    fn columns_may_come_in_any_order() {
+        let c = parse_columns("buffer,op,step,size,offset").unwrap();
+        assert_eq!((c.op, c.buffer, c.size, c.offset, c.step), (1, 0, 3, Some(4), Some(2)));
+        assert!(parse_columns("op,buffer").is_err());
+        assert!(parse_columns("op,buffer,size,colour").is_err());
+    }
+}

@@ -1,0 +1,413 @@
+//! Reading traces: one reader for both encodings, told apart by their first
+//! bytes. Raw files are memory-mapped and decoded in place; zstd files and
+//! other streams are decompressed through a fixed-size window, so no reader
+//! holds a whole trace in memory.
+//!
+//! Every reader checks the structure of every event, the footer's event
+//! count and the CRC-32 of the whole content as it goes: a damaged trace
+//! yields an error at the latest when its last batch is read, never a
+//! silently wrong answer.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::format::{self, Event, Header, EVENT_LEN, FOOTER_LEN, PREFIX_LEN, ZSTD_MAGIC};
+
+/// Events handed out per batch.
+const BATCH_EVENTS: usize = 16 * 1024;
+
+/// How the trace bytes are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    Raw,
+    Zstd,
+}
+
+impl Encoding {
+    pub fn name(self) -> &'static str {
+        match self {
+            Encoding::Raw => "raw",
+            Encoding::Zstd => "zstd",
+        }
+    }
+}
+
+/// What a completely read trace looked like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TraceSummary {
+    pub events: u64,
+    /// The CRC-32 stored in the footer, which the content was checked against.
+    pub crc32: u32,
+    /// Bytes of the raw trace (header + events + footer).
+    pub raw_bytes: u64,
+    pub encoding: Encoding,
+}
+
+enum Source {
+    Mapped { map: memmap2::Mmap, pos: usize },
+    Stream { inner: Box<dyn Read + Send>, buf: Vec<u8>, start: usize, eof: bool },
+}
+
+/// A trace being read, batch by batch.
+pub struct TraceReader {
+    header: Header,
+    encoding: Encoding,
+    source: Source,
+    /// Raw-trace bytes consumed so far (the position of the next record).
+    pos: u64,
+    header_len: u64,
+    crc: crc32fast::Hasher,
+    events: Vec<Event>,
+    events_read: u64,
+    summary: Option<TraceSummary>,
+    /// Bytes of the file consumed (compressed bytes for zstd), for progress bars.
+    file_pos: Arc<AtomicU64>,
+    file_len: Option<u64>,
+}
+
+struct CountingReader<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// Reads until `buf` is full or the stream ends; returns the bytes read.
+fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+impl TraceReader {
+    /// Opens a trace file, raw or zstd.
+    pub fn open(path: impl AsRef<Path>) -> Result<TraceReader> {
+        let path = path.as_ref();
+        let file = File::open(path)?;
+        let meta = file.metadata()?;
+        if meta.is_dir() {
+            return Err(Error::new(ErrorKind::Io(io::Error::other("is a directory, not a trace file"))));
+        }
+        if meta.len() == 0 {
+            return Err(Error::new(ErrorKind::Empty));
+        }
+        let mut magic = [0u8; 4];
+        let n = read_full(&mut &file, &mut magic)?;
+        if n == 4 && magic != ZSTD_MAGIC && meta.is_file() {
+            // SAFETY: the map is read-only; like every mmap reader (ripgrep's
+            // among them) we assume nobody truncates the file while we read it.
+            let map = unsafe { memmap2::Mmap::map(&file)? };
+            #[cfg(unix)]
+            let _ = map.advise(memmap2::Advice::Sequential);
+            return TraceReader::from_map(map);
+        }
+        use std::io::Seek;
+        let mut file = file;
+        file.seek(io::SeekFrom::Start(0))?;
+        TraceReader::from_stream_sized(Box::new(file), Some(meta.len()))
+    }
+
+    fn from_map(map: memmap2::Mmap) -> Result<TraceReader> {
+        let (header, header_len) = {
+            let bytes: &[u8] = &map;
+            if bytes.len() < PREFIX_LEN {
+                return Err(Error::at_byte(
+                    bytes.len() as u64,
+                    false,
+                    ErrorKind::Truncated { what: "the file is shorter than the fixed header" },
+                ));
+            }
+            let prefix = format::decode_prefix(bytes[..PREFIX_LEN].try_into().unwrap_or(&[0; PREFIX_LEN]), false)
+                .map_err(|e| magic_or(e, bytes))?;
+            let hl = prefix.header_len as usize;
+            if bytes.len() < hl {
+                return Err(Error::at_byte(
+                    bytes.len() as u64,
+                    false,
+                    ErrorKind::Truncated { what: "the file ends inside the header" },
+                ));
+            }
+            (format::decode_header(&bytes[..hl], false)?, hl)
+        };
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(&map[..header_len]);
+        let file_len = map.len() as u64;
+        Ok(TraceReader {
+            header,
+            encoding: Encoding::Raw,
+            source: Source::Mapped { map, pos: header_len },
+            pos: header_len as u64,
+            header_len: header_len as u64,
+            crc,
+            events: Vec::with_capacity(BATCH_EVENTS),
+            events_read: 0,
+            summary: None,
+            file_pos: Arc::new(AtomicU64::new(header_len as u64)),
+            file_len: Some(file_len),
+        })
+    }
+
+    /// Reads a trace from any stream (a pipe, standard input), raw or zstd.
+    pub fn from_reader(r: impl Read + Send + 'static) -> Result<TraceReader> {
+        TraceReader::from_stream_sized(Box::new(r), None)
+    }
+
+    fn from_stream_sized(inner: Box<dyn Read + Send>, file_len: Option<u64>) -> Result<TraceReader> {
+        let file_pos = Arc::new(AtomicU64::new(0));
+        let mut counted: Box<dyn Read + Send> = Box::new(CountingReader { inner, count: file_pos.clone() });
+        let mut magic = [0u8; 4];
+        let n = read_full(&mut counted, &mut magic)?;
+        if n == 0 {
+            return Err(Error::new(ErrorKind::Empty));
+        }
+        let head = io::Cursor::new(magic[..n].to_vec());
+        let chained: Box<dyn Read + Send> = Box::new(head.chain(counted));
+        let (mut inner, encoding, decompressed): (Box<dyn Read + Send>, _, _) = if n == 4 && magic == ZSTD_MAGIC {
+            let dec = zstd::stream::read::Decoder::new(chained).map_err(|e| Error::new(ErrorKind::Compression(e)))?;
+            (Box::new(dec), Encoding::Zstd, true)
+        } else {
+            (chained, Encoding::Raw, false)
+        };
+        let io_err = |e: io::Error, at: u64| {
+            if decompressed {
+                Error::at_byte(at, true, ErrorKind::Compression(e))
+            } else {
+                Error::at_byte(at, false, ErrorKind::Io(e))
+            }
+        };
+        let mut prefix = [0u8; PREFIX_LEN];
+        let got = read_full(&mut inner, &mut prefix).map_err(|e| io_err(e, 0))?;
+        if got < PREFIX_LEN {
+            if got >= 8 && prefix[..8] != format::MAGIC {
+                let mut found = [0u8; 8];
+                found.copy_from_slice(&prefix[..8]);
+                return Err(magic_or(Error::at_byte(0, decompressed, ErrorKind::BadMagic { found }), &prefix[..got]));
+            }
+            return Err(Error::at_byte(
+                got as u64,
+                decompressed,
+                ErrorKind::Truncated { what: "the trace is shorter than the fixed header" },
+            ));
+        }
+        let p = format::decode_prefix(&prefix, decompressed).map_err(|e| magic_or(e, &prefix))?;
+        let hl = p.header_len as usize;
+        let mut header_bytes = vec![0u8; hl];
+        header_bytes[..PREFIX_LEN].copy_from_slice(&prefix);
+        let got = read_full(&mut inner, &mut header_bytes[PREFIX_LEN..]).map_err(|e| io_err(e, PREFIX_LEN as u64))?;
+        if got < hl - PREFIX_LEN {
+            return Err(Error::at_byte(
+                (PREFIX_LEN + got) as u64,
+                decompressed,
+                ErrorKind::Truncated { what: "the trace ends inside the header" },
+            ));
+        }
+        let header = format::decode_header(&header_bytes, decompressed)?;
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(&header_bytes);
+        Ok(TraceReader {
+            header,
+            encoding,
+            source: Source::Stream {
+                inner,
+                buf: Vec::with_capacity(BATCH_EVENTS * EVENT_LEN + FOOTER_LEN),
+                start: 0,
+                eof: false,
+            },
+            pos: hl as u64,
+            header_len: hl as u64,
+            crc,
+            events: Vec::with_capacity(BATCH_EVENTS),
+            events_read: 0,
+            summary: None,
+            file_pos,
+            file_len,
+        })
+    }
+
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    pub fn encoding(&self) -> Encoding {
+        self.encoding
+    }
+
+    /// Bytes of the header (the offset of the first event).
+    pub fn header_len(&self) -> u64 {
+        self.header_len
+    }
+
+    /// How far through the file the reader is, and the file's length when known.
+    pub fn progress(&self) -> (u64, Option<u64>) {
+        (self.file_pos.load(Ordering::Relaxed), self.file_len)
+    }
+
+    /// The summary, once the last batch has been read and checked.
+    pub fn summary(&self) -> Option<TraceSummary> {
+        self.summary
+    }
+
+    /// The next batch of events, or `None` after the footer was read and checked.
+    pub fn next_batch(&mut self) -> Result<Option<&[Event]>> {
+        if self.summary.is_some() {
+            return Ok(None);
+        }
+        let decompressed = self.encoding == Encoding::Zstd;
+        // Find a window of whole records, keeping the footer back until the end.
+        let (window, at_end): (&[u8], bool) = match &mut self.source {
+            Source::Mapped { map, pos } => {
+                let rest = &map[*pos..];
+                if rest.len() < FOOTER_LEN {
+                    return Err(Error::at_byte(
+                        map.len() as u64,
+                        false,
+                        ErrorKind::Truncated {
+                            what: "no footer at the end (the writer did not finish, or bytes are missing)",
+                        },
+                    ));
+                }
+                let records = ((rest.len() - FOOTER_LEN) / EVENT_LEN).min(BATCH_EVENTS);
+                let w = &rest[..records * EVENT_LEN];
+                *pos += w.len();
+                self.file_pos.store(*pos as u64, Ordering::Relaxed);
+                let at_end = map.len() - *pos < FOOTER_LEN + EVENT_LEN;
+                (w, at_end)
+            }
+            Source::Stream { inner, buf, start, eof } => {
+                // Compact, then fill up to one batch plus the footer.
+                buf.drain(..*start);
+                *start = 0;
+                let want = BATCH_EVENTS * EVENT_LEN + FOOTER_LEN;
+                while buf.len() < want && !*eof {
+                    let old = buf.len();
+                    buf.resize(want, 0);
+                    match inner.read(&mut buf[old..]) {
+                        Ok(0) => {
+                            buf.truncate(old);
+                            *eof = true;
+                        }
+                        Ok(k) => buf.truncate(old + k),
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => buf.truncate(old),
+                        Err(e) => {
+                            let at = self.pos + old as u64;
+                            return Err(if decompressed {
+                                Error::at_byte(at, true, ErrorKind::Compression(e))
+                            } else {
+                                Error::at_byte(at, false, ErrorKind::Io(e))
+                            });
+                        }
+                    }
+                }
+                if buf.len() < FOOTER_LEN {
+                    return Err(Error::at_byte(
+                        self.pos + buf.len() as u64,
+                        decompressed,
+                        ErrorKind::Truncated {
+                            what: "no footer at the end (the writer did not finish, or bytes are missing)",
+                        },
+                    ));
+                }
+                let records = ((buf.len() - FOOTER_LEN) / EVENT_LEN).min(BATCH_EVENTS);
+                *start = records * EVENT_LEN;
+                let at_end = *eof && buf.len() - *start < FOOTER_LEN + EVENT_LEN;
+                (&buf[..records * EVENT_LEN], at_end)
+            }
+        };
+        self.events.clear();
+        let base = self.pos;
+        for (i, r) in window.chunks_exact(EVENT_LEN).enumerate() {
+            let at = base + (i * EVENT_LEN) as u64;
+            self.events.push(format::decode_event(r, &self.header.buffers, at, decompressed)?);
+        }
+        self.crc.update(window);
+        self.pos += window.len() as u64;
+        self.events_read += self.events.len() as u64;
+        if at_end {
+            self.finish_footer(decompressed)?;
+        }
+        if self.events.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(&self.events))
+    }
+
+    fn finish_footer(&mut self, decompressed: bool) -> Result<()> {
+        let tail: &[u8] = match &self.source {
+            Source::Mapped { map, pos } => &map[*pos..],
+            Source::Stream { buf, start, .. } => &buf[*start..],
+        };
+        let footer_at = self.pos;
+        if tail.len() != FOOTER_LEN {
+            // Either a partial record or junk: look for the footer magic at the very end.
+            let last = &tail[tail.len() - FOOTER_LEN..];
+            let end = footer_at + tail.len() as u64;
+            format::decode_footer(last, end - FOOTER_LEN as u64, decompressed)?;
+            return Err(Error::corrupt(
+                footer_at,
+                decompressed,
+                format!("{} stray bytes between the last whole event and the footer", tail.len() - FOOTER_LEN),
+            ));
+        }
+        let (count, stored) = format::decode_footer(tail, footer_at, decompressed)?;
+        if count != self.events_read {
+            return Err(Error::corrupt(
+                footer_at + 8,
+                decompressed,
+                format!("the footer counts {count} events, the file holds {}", self.events_read),
+            ));
+        }
+        let computed = self.crc.clone().finalize();
+        if computed != stored {
+            return Err(Error::at_byte(footer_at + 16, decompressed, ErrorKind::ChecksumMismatch { stored, computed }));
+        }
+        self.summary = Some(TraceSummary {
+            events: count,
+            crc32: stored,
+            raw_bytes: footer_at + FOOTER_LEN as u64,
+            encoding: self.encoding,
+        });
+        Ok(())
+    }
+
+    /// Reads the rest of the trace, handing each batch to `f`.
+    pub fn for_each_batch(mut self, mut f: impl FnMut(&[Event])) -> Result<TraceSummary> {
+        while let Some(batch) = self.next_batch()? {
+            f(batch);
+        }
+        self.summary.ok_or_else(|| Error::invalid("the trace ended without a summary"))
+    }
+}
+
+/// Replaces a bad-magic error by a friendlier one when the bytes look like text.
+fn magic_or(e: Error, bytes: &[u8]) -> Error {
+    if let ErrorKind::BadMagic { .. } = e.kind() {
+        if bytes.starts_with(b"op,") {
+            return Error::at_byte(
+                0,
+                false,
+                ErrorKind::Corrupt(
+                    "this is an events CSV, not a trace; turn it into one with `analyze import FILE.csv -o t.zst`"
+                        .into(),
+                ),
+            );
+        }
+    }
+    e
+}

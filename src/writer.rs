@@ -1,0 +1,277 @@
+//! Writing traces. The caller's thread only encodes 24-byte records into a
+//! block; full blocks go to a background thread that checksums, compresses
+//! and writes them. Output goes to a temporary file in the target directory
+//! that is renamed into place by [`TraceWriter::finish`]: a writer that is
+//! dropped, panics, or whose process dies leaves no file under the output
+//! name, and a file under the output name always has its footer.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::thread::JoinHandle;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::format::{self, BufferId, Event, Header, Op, EVENT_LEN};
+
+/// Bytes per block handed to the background thread.
+const BLOCK_BYTES: usize = 1 << 20;
+/// Blocks in flight before the caller waits for the disk.
+const BLOCKS_IN_FLIGHT: usize = 4;
+
+/// How the bytes are stored on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// The raw trace: can be memory-mapped.
+    None,
+    /// A plain zstd stream of the raw trace at this level (1..=22).
+    Zstd { level: i32 },
+}
+
+/// Options for [`TraceWriter::create_with`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriteOptions {
+    pub compression: Compression,
+}
+
+impl WriteOptions {
+    /// zstd (level 3) for a name ending in `.zst`, raw otherwise.
+    pub fn for_path(path: &Path) -> WriteOptions {
+        let zst = path.extension().is_some_and(|e| e == "zst" || e == "zstd");
+        WriteOptions { compression: if zst { Compression::Zstd { level: 3 } } else { Compression::None } }
+    }
+}
+
+/// What [`TraceWriter::finish`] wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriteSummary {
+    pub events: u64,
+    /// Bytes of the raw trace.
+    pub raw_bytes: u64,
+    /// Bytes on disk (smaller than `raw_bytes` when compressed).
+    pub file_bytes: u64,
+    pub crc32: u32,
+}
+
+enum Msg {
+    Block(Vec<u8>),
+    Finish { events: u64 },
+}
+
+struct Finished {
+    file: tempfile::NamedTempFile,
+    raw_bytes: u64,
+    crc32: u32,
+}
+
+/// Streams events into a trace file.
+pub struct TraceWriter {
+    buffer_lens: Vec<u64>,
+    block: Vec<u8>,
+    to_worker: Option<SyncSender<Msg>>,
+    spare: Receiver<Vec<u8>>,
+    worker: Option<JoinHandle<io::Result<Option<Finished>>>>,
+    events: u64,
+    target: PathBuf,
+}
+
+impl TraceWriter {
+    /// Creates a writer for `path`, compressed if the name ends in `.zst`.
+    pub fn create(path: impl AsRef<Path>, header: Header) -> Result<TraceWriter> {
+        let path = path.as_ref();
+        TraceWriter::create_with(path, header, WriteOptions::for_path(path))
+    }
+
+    pub fn create_with(path: impl AsRef<Path>, header: Header, options: WriteOptions) -> Result<TraceWriter> {
+        let target = path.as_ref().to_path_buf();
+        let header_bytes = header.encode()?;
+        if target.is_dir() {
+            return Err(Error::new(ErrorKind::Io(io::Error::other("is a directory"))));
+        }
+        let dir = match target.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let tmp = tempfile::Builder::new().prefix(&format!(".{name}.")).suffix(".partial").tempfile_in(&dir)?;
+        let (to_worker, from_caller) = mpsc::sync_channel::<Msg>(BLOCKS_IN_FLIGHT);
+        let (give_back, spare) = mpsc::sync_channel::<Vec<u8>>(BLOCKS_IN_FLIGHT + 1);
+        let worker = std::thread::Builder::new()
+            .name("memtrace-writer".into())
+            .spawn(move || write_blocks(tmp, options.compression, header_bytes, from_caller, give_back))?;
+        Ok(TraceWriter {
+            buffer_lens: header.buffers.iter().map(|b| b.len).collect(),
+            block: Vec::with_capacity(BLOCK_BYTES),
+            to_worker: Some(to_worker),
+            spare,
+            worker: Some(worker),
+            events: 0,
+            target,
+        })
+    }
+
+    /// Records an access of elements `[offset, offset + len)` of `buffer`.
+    /// Accesses longer than `u32::MAX` elements become several events.
+    #[inline]
+    pub fn access(&mut self, buffer: BufferId, op: Op, offset: u64, len: u64, step: u32) -> Result<()> {
+        let Some(&buf_len) = self.buffer_lens.get(buffer as usize) else {
+            return Err(Error::invalid(format!("buffer id {buffer} is not in the table")));
+        };
+        if len == 0 {
+            return Err(Error::invalid("an access must cover at least one element"));
+        }
+        match offset.checked_add(len) {
+            Some(end) if end <= buf_len => {}
+            _ => {
+                return Err(Error::invalid(format!(
+                    "access [{offset}, {offset}+{len}) is past the end of buffer {buffer} ({buf_len} elements)"
+                )))
+            }
+        }
+        let mut offset = offset;
+        let mut left = len;
+        while left > 0 {
+            let chunk = left.min(u32::MAX as u64);
+            self.push(Event { buffer, op, offset, len: chunk as u32, step })?;
+            offset += chunk;
+            left -= chunk;
+        }
+        Ok(())
+    }
+
+    /// Records one event (checked like [`TraceWriter::access`]).
+    pub fn event(&mut self, e: Event) -> Result<()> {
+        self.access(e.buffer, e.op, e.offset, e.len as u64, e.step)
+    }
+
+    #[inline]
+    fn push(&mut self, e: Event) -> Result<()> {
+        self.block.extend_from_slice(&e.encode());
+        self.events += 1;
+        if self.block.len() + EVENT_LEN > BLOCK_BYTES {
+            self.send_block()?;
+        }
+        Ok(())
+    }
+
+    fn send_block(&mut self) -> Result<()> {
+        let next = self.spare.try_recv().unwrap_or_else(|_| Vec::with_capacity(BLOCK_BYTES));
+        let full = std::mem::replace(&mut self.block, next);
+        let sent = self.to_worker.as_ref().map(|tx| tx.send(Msg::Block(full)));
+        match sent {
+            Some(Ok(())) => Ok(()),
+            // The worker stopped: its error says why.
+            _ => Err(self.join_worker().err().unwrap_or_else(|| Error::invalid("the trace writer stopped"))),
+        }
+    }
+
+    fn join_worker(&mut self) -> Result<Option<Finished>> {
+        self.to_worker = None;
+        match self.worker.take() {
+            Some(handle) => match handle.join() {
+                Ok(result) => Ok(result?),
+                Err(_) => Err(Error::invalid("the trace writer thread panicked")),
+            },
+            None => Ok(None),
+        }
+    }
+
+    /// Events recorded so far.
+    pub fn events(&self) -> u64 {
+        self.events
+    }
+
+    /// Writes the footer, flushes, syncs and renames the file into place.
+    pub fn finish(mut self) -> Result<WriteSummary> {
+        if !self.block.is_empty() {
+            self.send_block()?;
+        }
+        let events = self.events;
+        if let Some(tx) = &self.to_worker {
+            if tx.send(Msg::Finish { events }).is_err() {
+                return Err(self.join_worker().err().unwrap_or_else(|| Error::invalid("the trace writer stopped")));
+            }
+        }
+        let finished = self.join_worker()?.ok_or_else(|| Error::invalid("the trace writer stopped early"))?;
+        let file = finished.file.persist(&self.target).map_err(|e| Error::from(e.error))?;
+        let file_bytes = file.metadata()?.len();
+        Ok(WriteSummary { events, raw_bytes: finished.raw_bytes, file_bytes, crc32: finished.crc32 })
+    }
+}
+
+impl Drop for TraceWriter {
+    fn drop(&mut self) {
+        // Closing the channel without Finish makes the worker return without a
+        // footer; dropping its temporary file deletes it.
+        self.to_worker = None;
+        if let Some(h) = self.worker.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// The background thread: checksum, compress, write; footer on Finish.
+fn write_blocks(
+    tmp: tempfile::NamedTempFile,
+    compression: Compression,
+    header: Vec<u8>,
+    blocks: Receiver<Msg>,
+    give_back: SyncSender<Vec<u8>>,
+) -> io::Result<Option<Finished>> {
+    let file: File = tmp.as_file().try_clone()?;
+    let mut sink = match compression {
+        Compression::None => Sink::Raw(BufWriter::with_capacity(1 << 20, file)),
+        Compression::Zstd { level } => {
+            let mut enc = zstd::stream::write::Encoder::new(BufWriter::with_capacity(1 << 20, file), level)?;
+            enc.include_checksum(true)?;
+            Sink::Zstd(enc)
+        }
+    };
+    let mut crc = crc32fast::Hasher::new();
+    let mut raw_bytes = header.len() as u64;
+    crc.update(&header);
+    sink.write_all(&header)?;
+    for msg in blocks {
+        match msg {
+            Msg::Block(block) => {
+                crc.update(&block);
+                sink.write_all(&block)?;
+                raw_bytes += block.len() as u64;
+                let mut block = block;
+                block.clear();
+                let _ = give_back.try_send(block);
+            }
+            Msg::Finish { events } => {
+                let crc32 = crc.finalize();
+                sink.write_all(&format::encode_footer(events, crc32))?;
+                raw_bytes += format::FOOTER_LEN as u64;
+                sink.finish()?;
+                tmp.as_file().sync_all()?;
+                return Ok(Some(Finished { file: tmp, raw_bytes, crc32 }));
+            }
+        }
+    }
+    Ok(None)
+}
+
+enum Sink {
+    Raw(BufWriter<File>),
+    Zstd(zstd::stream::write::Encoder<'static, BufWriter<File>>),
+}
+
+impl Sink {
+    fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        match self {
+            Sink::Raw(w) => w.write_all(bytes),
+            Sink::Zstd(w) => w.write_all(bytes),
+        }
+    }
+
+    /// Ends the zstd frame (if any) and flushes everything to the file.
+    fn finish(self) -> io::Result<()> {
+        match self {
+            Sink::Raw(mut w) => w.flush(),
+            Sink::Zstd(w) => w.finish()?.flush(),
+        }
+    }
+}
