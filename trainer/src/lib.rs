@@ -1,1 +1,14 @@
-//! placeholder
+//! The sparse-parity trainer of the seed experiments, bit-identical to the
+//! reference trainer, with every variant (standard, fused, per-layer;
+//! mini-batch; tiled W1) announcing its memory accesses to a tracer.
+//!
+//! - [`rng`]: Python's `random` and numpy's legacy `RandomState`, bit for bit;
+//! - [`task`]: data and initial weights;
+//! - [`train`]: the steps of every variant and their access order;
+//! - [`run`]: epochs, evaluation, stopping;
+//! - [`record`]: the tracer that writes memtrace traces.
+
+pub mod rng;
+pub mod run;
+pub mod task;
+pub mod train;

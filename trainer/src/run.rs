@@ -1,0 +1,133 @@
+//! Training runs: epochs over the training set (in order, or shuffled as
+//! seed 004 does), evaluation after each epoch, and the stop rule of the
+//! reference trainer.
+
+use crate::rng::NpRandomState;
+use crate::task::{generate, Data, Params, RngKind, Shape};
+use crate::train::{predict, NoTrace, StepConfig, Stepper, Tracer, Variant};
+
+/// Everything that defines a training run.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    pub shape: Shape,
+    pub lr: f64,
+    pub wd: f64,
+    pub seed: u64,
+    pub rng: RngKind,
+    pub variant: Variant,
+    pub batch: usize,
+    /// Hidden rows per W1 tile; `None` or >= hidden is one tile.
+    pub tiles: Option<usize>,
+    pub shuffle: bool,
+}
+
+/// Accuracy and mean hinge loss over one set.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Eval {
+    pub acc: f64,
+    pub loss: f64,
+}
+
+/// The per-epoch record of a run.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct History {
+    pub train_accs: Vec<f64>,
+    pub test_accs: Vec<f64>,
+    pub train_losses: Vec<f64>,
+    pub test_losses: Vec<f64>,
+}
+
+pub struct Trainer {
+    pub cfg: RunConfig,
+    pub data: Data,
+    pub params: Params,
+    pub stepper: Stepper,
+    shuffler: Option<NpRandomState>,
+    pub history: History,
+}
+
+impl Trainer {
+    pub fn new(cfg: RunConfig) -> Trainer {
+        let (data, params) = generate(&cfg.shape, cfg.seed, cfg.rng);
+        let stepper = Stepper::new(StepConfig {
+            n_bits: cfg.shape.n_bits,
+            hidden: cfg.shape.hidden,
+            lr: cfg.lr,
+            wd: cfg.wd,
+            variant: cfg.variant,
+            tile: cfg.tiles.unwrap_or(cfg.shape.hidden).clamp(1, cfg.shape.hidden),
+        });
+        let shuffler = cfg.shuffle.then(|| NpRandomState::new(0));
+        Trainer { cfg, data, params, stepper, shuffler, history: History::default() }
+    }
+
+    /// The order in which the next epoch visits the training samples.
+    pub fn epoch_order(&mut self) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..self.cfg.shape.n_train).collect();
+        if let Some(rng) = &mut self.shuffler {
+            rng.shuffle(&mut order);
+        }
+        order
+    }
+
+    /// One training step on `samples` (one sample, or a batch).
+    pub fn step<T: Tracer>(&mut self, samples: &[usize], t: &mut T) {
+        let n = self.cfg.shape.n_bits;
+        if samples.len() == 1 {
+            let s = samples[0];
+            let x = &self.data.x_train[s * n..(s + 1) * n];
+            self.stepper.single_step(&mut self.params, x, self.data.y_train[s], t);
+        } else {
+            self.stepper.batch_step(&mut self.params, &self.data.x_train, &self.data.y_train, samples, t);
+        }
+        t.end_step();
+    }
+
+    /// One epoch; `t` sees every step.
+    pub fn epoch<T: Tracer>(&mut self, t: &mut T) {
+        let order = self.epoch_order();
+        for chunk in order.chunks(self.cfg.batch.max(1)) {
+            self.step(chunk, t);
+        }
+    }
+
+    pub fn evaluate(&self, x: &[f64], y: &[f64]) -> Eval {
+        let n = self.cfg.shape.n_bits;
+        let (mut correct, mut loss) = (0usize, 0.0);
+        for (xs, &ys) in x.chunks_exact(n).zip(y) {
+            let out = predict(&self.params, xs, n);
+            let pred = if out >= 0.0 { 1.0 } else { -1.0 };
+            if pred == ys {
+                correct += 1;
+            }
+            loss += f64::max(0.0, 1.0 - out * ys);
+        }
+        let count = y.len().max(1) as f64;
+        Eval { acc: correct as f64 / count, loss: loss / count }
+    }
+
+    /// Evaluates both sets and appends to the history; returns the test accuracy.
+    pub fn record_epoch(&mut self) -> f64 {
+        let train = self.evaluate(&self.data.x_train, &self.data.y_train);
+        let test = self.evaluate(&self.data.x_test, &self.data.y_test);
+        self.history.train_accs.push(train.acc);
+        self.history.train_losses.push(train.loss);
+        self.history.test_accs.push(test.acc);
+        self.history.test_losses.push(test.loss);
+        test.acc
+    }
+
+    /// Trains until test accuracy reaches `until_acc` or `max_epochs` pass;
+    /// returns the 1-based epoch that reached it. `on_epoch` sees each epoch.
+    pub fn train(&mut self, max_epochs: usize, until_acc: f64, mut on_epoch: impl FnMut(&Trainer)) -> Option<usize> {
+        for e in 1..=max_epochs {
+            self.epoch(&mut NoTrace);
+            let acc = self.record_epoch();
+            on_epoch(self);
+            if acc >= until_acc {
+                return Some(e);
+            }
+        }
+        None
+    }
+}

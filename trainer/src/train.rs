@@ -1,0 +1,589 @@
+//! Training steps of every variant, computing in the reference order (f64,
+//! sums left to right from 0) and announcing each memory access to a
+//! [`Tracer`] in the order the algorithm makes it. The untraced tracer is a
+//! no-op the compiler removes, so training without a trace pays nothing.
+//!
+//! Access orders are documented in `docs/variants.md`; for the protocols
+//! of `tests/data/reference/streams/` they are exactly the seeds'.
+
+use memtrace::Op;
+
+use crate::task::Params;
+
+/// The symbolic buffers of the network. Per-sample temporaries of a
+/// mini-batch are distinct buffers, one per sample of the batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Buf {
+    W1,
+    B1,
+    W2,
+    B2,
+    X,
+    Y,
+    HPre,
+    H,
+    Out,
+    Dout,
+    DW2,
+    DB2,
+    Dh,
+    DhPre,
+    AccDW1,
+    AccDB1,
+    AccDW2,
+    AccDB2,
+}
+
+impl Buf {
+    pub const ALL: [Buf; 18] = [
+        Buf::W1,
+        Buf::B1,
+        Buf::W2,
+        Buf::B2,
+        Buf::X,
+        Buf::Y,
+        Buf::HPre,
+        Buf::H,
+        Buf::Out,
+        Buf::Dout,
+        Buf::DW2,
+        Buf::DB2,
+        Buf::Dh,
+        Buf::DhPre,
+        Buf::AccDW1,
+        Buf::AccDB1,
+        Buf::AccDW2,
+        Buf::AccDB2,
+    ];
+
+    /// The seeds' buffer name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Buf::W1 => "W1",
+            Buf::B1 => "b1",
+            Buf::W2 => "W2",
+            Buf::B2 => "b2",
+            Buf::X => "x",
+            Buf::Y => "y",
+            Buf::HPre => "h_pre",
+            Buf::H => "h",
+            Buf::Out => "out",
+            Buf::Dout => "dout",
+            Buf::DW2 => "dW2",
+            Buf::DB2 => "db2",
+            Buf::Dh => "dh",
+            Buf::DhPre => "dh_pre",
+            Buf::AccDW1 => "acc_dW1",
+            Buf::AccDB1 => "acc_db1",
+            Buf::AccDW2 => "acc_dW2",
+            Buf::AccDB2 => "acc_db2",
+        }
+    }
+
+    /// True for buffers that exist once per sample of a batch.
+    pub fn per_sample(self) -> bool {
+        matches!(
+            self,
+            Buf::X | Buf::Y | Buf::HPre | Buf::H | Buf::Out | Buf::Dout | Buf::DW2 | Buf::DB2 | Buf::Dh | Buf::DhPre
+        )
+    }
+
+    pub fn role(self) -> memtrace::Role {
+        use memtrace::Role;
+        match self {
+            Buf::W1 | Buf::B1 | Buf::W2 | Buf::B2 => Role::Parameter,
+            Buf::X | Buf::Y => Role::Input,
+            Buf::HPre | Buf::H | Buf::Out => Role::Activation,
+            Buf::Dout | Buf::DW2 | Buf::DB2 | Buf::Dh | Buf::DhPre => Role::Gradient,
+            Buf::AccDW1 | Buf::AccDB1 | Buf::AccDW2 | Buf::AccDB2 => Role::Accumulator,
+        }
+    }
+}
+
+/// Receives every access, in order: element range `[offset, offset + len)`
+/// of buffer `buf` (of batch sample `sample` for per-sample buffers).
+pub trait Tracer {
+    fn access(&mut self, buf: Buf, sample: usize, op: Op, offset: usize, len: usize);
+    /// A training step ends.
+    fn end_step(&mut self) {}
+}
+
+/// Training without a trace.
+pub struct NoTrace;
+
+impl Tracer for NoTrace {
+    #[inline(always)]
+    fn access(&mut self, _: Buf, _: usize, _: Op, _: usize, _: usize) {}
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Variant {
+    /// Forward, full backward, then all updates.
+    Standard,
+    /// Layer 2 is updated as soon as its gradient and dh exist.
+    Fused,
+    /// Each layer is updated right after its gradient, without gradient buffers.
+    Perlayer,
+}
+
+impl Variant {
+    pub fn name(self) -> &'static str {
+        match self {
+            Variant::Standard => "standard",
+            Variant::Fused => "fused",
+            Variant::Perlayer => "perlayer",
+        }
+    }
+}
+
+/// Hyper-parameters of a step.
+#[derive(Debug, Clone, Copy)]
+pub struct StepConfig {
+    pub n_bits: usize,
+    pub hidden: usize,
+    pub lr: f64,
+    pub wd: f64,
+    pub variant: Variant,
+    /// Hidden rows per tile of W1 (>= hidden: one tile).
+    pub tile: usize,
+}
+
+/// Per-sample scratch of the forward and backward passes.
+#[derive(Clone)]
+pub struct Scratch {
+    h_pre: Vec<f64>,
+    h: Vec<f64>,
+    dh: Vec<f64>,
+    dh_pre: Vec<f64>,
+}
+
+impl Scratch {
+    fn new(hidden: usize) -> Scratch {
+        Scratch { h_pre: vec![0.0; hidden], h: vec![0.0; hidden], dh: vec![0.0; hidden], dh_pre: vec![0.0; hidden] }
+    }
+}
+
+/// Reusable state of the trainer's steps.
+pub struct Stepper {
+    pub cfg: StepConfig,
+    scratch: Vec<Scratch>,
+    acc_w1: Vec<f64>,
+    acc_b1: Vec<f64>,
+    acc_w2: Vec<f64>,
+}
+
+#[inline(always)]
+fn r<T: Tracer>(t: &mut T, b: Buf, s: usize, off: usize, len: usize) {
+    t.access(b, s, Op::Read, off, len)
+}
+#[inline(always)]
+fn w<T: Tracer>(t: &mut T, b: Buf, s: usize, off: usize, len: usize) {
+    t.access(b, s, Op::Write, off, len)
+}
+
+/// `max(0, v)` as Python computes it.
+#[inline(always)]
+fn relu(v: f64) -> f64 {
+    if v > 0.0 {
+        v
+    } else {
+        0.0
+    }
+}
+
+/// `p - lr (g + wd p)`.
+#[inline(always)]
+fn update(p: f64, g: f64, lr: f64, wd: f64) -> f64 {
+    p - lr * (g + wd * p)
+}
+
+/// The output of the network for one input (no tracing; evaluation).
+pub fn predict(p: &Params, x: &[f64], n_bits: usize) -> f64 {
+    let mut out = 0.0;
+    for (j, row) in p.w1.chunks_exact(n_bits).enumerate() {
+        let mut s = 0.0;
+        for i in 0..n_bits {
+            s += row[i] * x[i];
+        }
+        out += p.w2[j] * relu(s + p.b1[j]);
+    }
+    out + p.b2
+}
+
+impl Stepper {
+    pub fn new(cfg: StepConfig) -> Stepper {
+        Stepper {
+            cfg,
+            scratch: vec![Scratch::new(cfg.hidden)],
+            acc_w1: vec![0.0; cfg.hidden * cfg.n_bits],
+            acc_b1: vec![0.0; cfg.hidden],
+            acc_w2: vec![0.0; cfg.hidden],
+        }
+    }
+
+    /// The tiles of the hidden dimension: `(first row, rows)`.
+    fn tiles(&self) -> impl Iterator<Item = (usize, usize)> {
+        let (h, t) = (self.cfg.hidden, self.cfg.tile.max(1));
+        (0..h.div_ceil(t)).map(move |i| (i * t, t.min(h - i * t)))
+    }
+
+    /// Announces the parameters being loaded (the start of a traced window).
+    pub fn write_params<T: Tracer>(&self, t: &mut T) {
+        let n = self.cfg.n_bits;
+        for (j0, len) in self.tiles() {
+            w(t, Buf::W1, 0, j0 * n, len * n);
+            w(t, Buf::B1, 0, j0, len);
+        }
+        w(t, Buf::W2, 0, 0, self.cfg.hidden);
+        w(t, Buf::B2, 0, 0, 1);
+    }
+
+    /// Forward pass of sample slot `s`, tile by tile; returns `out`.
+    fn forward<T: Tracer>(&mut self, p: &Params, x: &[f64], s: usize, t: &mut T) -> f64 {
+        let (n, hd) = (self.cfg.n_bits, self.cfg.hidden);
+        let tiles: Vec<(usize, usize)> = self.tiles().collect();
+        let sc = &mut self.scratch[s];
+        for &(j0, len) in &tiles {
+            r(t, Buf::X, s, 0, n);
+            r(t, Buf::W1, 0, j0 * n, len * n);
+            r(t, Buf::B1, 0, j0, len);
+            for j in j0..j0 + len {
+                let row = &p.w1[j * n..(j + 1) * n];
+                let mut acc = 0.0;
+                for i in 0..n {
+                    acc += row[i] * x[i];
+                }
+                sc.h_pre[j] = acc + p.b1[j];
+            }
+            w(t, Buf::HPre, s, j0, len);
+            r(t, Buf::HPre, s, j0, len);
+            for j in j0..j0 + len {
+                sc.h[j] = relu(sc.h_pre[j]);
+            }
+            w(t, Buf::H, s, j0, len);
+        }
+        for &(j0, len) in &tiles {
+            r(t, Buf::H, s, j0, len);
+        }
+        r(t, Buf::W2, 0, 0, hd);
+        r(t, Buf::B2, 0, 0, 1);
+        let mut out = 0.0;
+        for j in 0..hd {
+            out += p.w2[j] * sc.h[j];
+        }
+        out += p.b2;
+        w(t, Buf::Out, s, 0, 1);
+        out
+    }
+
+    fn update_layer2<T: Tracer>(&self, p: &mut Params, dout: f64, s: usize, t: &mut T) {
+        let (lr, wd, hd) = (self.cfg.lr, self.cfg.wd, self.cfg.hidden);
+        r(t, Buf::DW2, s, 0, hd);
+        r(t, Buf::W2, 0, 0, hd);
+        let h = &self.scratch[s].h;
+        for j in 0..hd {
+            p.w2[j] = update(p.w2[j], dout * h[j], lr, wd);
+        }
+        w(t, Buf::W2, 0, 0, hd);
+        r(t, Buf::DB2, s, 0, 1);
+        r(t, Buf::B2, 0, 0, 1);
+        p.b2 = update(p.b2, dout, lr, wd);
+        w(t, Buf::B2, 0, 0, 1);
+    }
+
+    /// One single-sample SGD step; true if the margin was < 1 (parameters changed).
+    pub fn single_step<T: Tracer>(&mut self, p: &mut Params, x: &[f64], y: f64, t: &mut T) -> bool {
+        let (n, hd, lr, wd) = (self.cfg.n_bits, self.cfg.hidden, self.cfg.lr, self.cfg.wd);
+        let variant = self.cfg.variant;
+        let tiles: Vec<(usize, usize)> = self.tiles().collect();
+        w(t, Buf::X, 0, 0, n);
+        w(t, Buf::Y, 0, 0, 1);
+        let out = self.forward(p, x, 0, t);
+        if variant != Variant::Perlayer {
+            r(t, Buf::Out, 0, 0, 1);
+            r(t, Buf::Y, 0, 0, 1);
+        }
+        if out * y >= 1.0 {
+            return false;
+        }
+        let dout = -y;
+        {
+            let sc = &mut self.scratch[0];
+            for j in 0..hd {
+                sc.dh[j] = p.w2[j] * dout;
+                sc.dh_pre[j] = if sc.h_pre[j] > 0.0 { sc.dh[j] } else { 0.0 };
+            }
+        }
+        match variant {
+            Variant::Standard | Variant::Fused => {
+                w(t, Buf::Dout, 0, 0, 1);
+                r(t, Buf::Dout, 0, 0, 1);
+                for &(j0, len) in &tiles {
+                    r(t, Buf::H, 0, j0, len);
+                }
+                w(t, Buf::DW2, 0, 0, hd);
+                w(t, Buf::DB2, 0, 0, 1);
+                r(t, Buf::W2, 0, 0, hd);
+                r(t, Buf::Dout, 0, 0, 1);
+                w(t, Buf::Dh, 0, 0, hd);
+                if variant == Variant::Fused {
+                    self.update_layer2(p, dout, 0, t);
+                }
+                for &(j0, len) in &tiles {
+                    r(t, Buf::Dh, 0, j0, len);
+                    r(t, Buf::HPre, 0, j0, len);
+                    w(t, Buf::DhPre, 0, j0, len);
+                    r(t, Buf::DhPre, 0, j0, len);
+                    r(t, Buf::X, 0, 0, n);
+                    r(t, Buf::W1, 0, j0 * n, len * n);
+                    self.update_w1_rows(p, x, j0, len);
+                    w(t, Buf::W1, 0, j0 * n, len * n);
+                    r(t, Buf::DhPre, 0, j0, len);
+                    r(t, Buf::B1, 0, j0, len);
+                    self.update_b1_rows(p, j0, len);
+                    w(t, Buf::B1, 0, j0, len);
+                }
+                if variant == Variant::Standard {
+                    self.update_layer2(p, dout, 0, t);
+                }
+            }
+            Variant::Perlayer => {
+                for &(j0, len) in &tiles {
+                    r(t, Buf::H, 0, j0, len);
+                }
+                r(t, Buf::W2, 0, 0, hd); // dh from the old W2
+                r(t, Buf::W2, 0, 0, hd);
+                let h = &self.scratch[0].h;
+                for j in 0..hd {
+                    p.w2[j] = update(p.w2[j], dout * h[j], lr, wd);
+                }
+                w(t, Buf::W2, 0, 0, hd);
+                r(t, Buf::B2, 0, 0, 1);
+                p.b2 = update(p.b2, dout, lr, wd);
+                w(t, Buf::B2, 0, 0, 1);
+                for &(j0, len) in &tiles {
+                    r(t, Buf::HPre, 0, j0, len);
+                    r(t, Buf::X, 0, 0, n);
+                    r(t, Buf::W1, 0, j0 * n, len * n);
+                    self.update_w1_rows(p, x, j0, len);
+                    w(t, Buf::W1, 0, j0 * n, len * n);
+                    r(t, Buf::B1, 0, j0, len);
+                    self.update_b1_rows(p, j0, len);
+                    w(t, Buf::B1, 0, j0, len);
+                }
+            }
+        }
+        true
+    }
+
+    fn update_w1_rows(&self, p: &mut Params, x: &[f64], j0: usize, len: usize) {
+        let (n, lr, wd) = (self.cfg.n_bits, self.cfg.lr, self.cfg.wd);
+        let dh_pre = &self.scratch[0].dh_pre;
+        for j in j0..j0 + len {
+            let g = dh_pre[j];
+            let row = &mut p.w1[j * n..(j + 1) * n];
+            for i in 0..n {
+                row[i] = update(row[i], g * x[i], lr, wd);
+            }
+        }
+    }
+
+    fn update_b1_rows(&self, p: &mut Params, j0: usize, len: usize) {
+        let (lr, wd) = (self.cfg.lr, self.cfg.wd);
+        let dh_pre = &self.scratch[0].dh_pre;
+        for j in j0..j0 + len {
+            p.b1[j] = update(p.b1[j], dh_pre[j], lr, wd);
+        }
+    }
+
+    /// One mini-batch step over `samples` (indices into `xs`/`ys`); gradients
+    /// of the samples with margin < 1 are summed and divided by the batch
+    /// length (the last batch of an epoch may be short). A batch (or, for
+    /// per-layer, a pass) without such a sample updates nothing, which is
+    /// what reproduces seed 004's published epochs for every seed.
+    /// Returns how many samples had margin < 1.
+    pub fn batch_step<T: Tracer>(
+        &mut self,
+        p: &mut Params,
+        xs: &[f64],
+        ys: &[f64],
+        samples: &[usize],
+        t: &mut T,
+    ) -> usize {
+        let (n, hd, lr, wd) = (self.cfg.n_bits, self.cfg.hidden, self.cfg.lr, self.cfg.wd);
+        let variant = self.cfg.variant;
+        let bsz = samples.len();
+        if self.scratch.len() < bsz {
+            self.scratch.resize(bsz, Scratch::new(hd));
+        }
+        let tiles: Vec<(usize, usize)> = self.tiles().collect();
+        let x_of = |i: usize| &xs[samples[i] * n..(samples[i] + 1) * n];
+        // Parameters are read once at the start of the batch.
+        for &(j0, len) in &tiles {
+            r(t, Buf::W1, 0, j0 * n, len * n);
+            r(t, Buf::B1, 0, j0, len);
+        }
+        r(t, Buf::W2, 0, 0, hd);
+        r(t, Buf::B2, 0, 0, 1);
+        self.acc_w1.iter_mut().for_each(|v| *v = 0.0);
+        self.acc_b1.iter_mut().for_each(|v| *v = 0.0);
+        self.acc_w2.iter_mut().for_each(|v| *v = 0.0);
+        let mut acc_b2 = 0.0;
+        w(t, Buf::AccDW1, 0, 0, hd * n);
+        w(t, Buf::AccDB1, 0, 0, hd);
+        if variant != Variant::Perlayer {
+            w(t, Buf::AccDW2, 0, 0, hd);
+            w(t, Buf::AccDB2, 0, 0, 1);
+        }
+        let mut active = 0;
+        let mut active2 = 0;
+        for s in 0..bsz {
+            let x = x_of(s);
+            let y = ys[samples[s]];
+            w(t, Buf::X, s, 0, n);
+            w(t, Buf::Y, s, 0, 1);
+            let out = self.forward(p, x, s, t);
+            r(t, Buf::Out, s, 0, 1);
+            r(t, Buf::Y, s, 0, 1);
+            if out * y >= 1.0 {
+                continue;
+            }
+            active += 1;
+            let dout = -y;
+            {
+                let sc = &mut self.scratch[s];
+                for j in 0..hd {
+                    sc.dh[j] = p.w2[j] * dout;
+                    sc.dh_pre[j] = if sc.h_pre[j] > 0.0 { sc.dh[j] } else { 0.0 };
+                }
+            }
+            if variant == Variant::Perlayer {
+                r(t, Buf::W2, 0, 0, hd);
+            } else {
+                w(t, Buf::Dout, s, 0, 1);
+                r(t, Buf::Dout, s, 0, 1);
+                for &(j0, len) in &tiles {
+                    r(t, Buf::H, s, j0, len);
+                }
+                w(t, Buf::DW2, s, 0, hd);
+                w(t, Buf::DB2, s, 0, 1);
+                r(t, Buf::W2, 0, 0, hd);
+                r(t, Buf::Dout, s, 0, 1);
+                w(t, Buf::Dh, s, 0, hd);
+                if variant == Variant::Fused {
+                    self.accumulate_layer2(dout, s, &mut acc_b2, t);
+                }
+            }
+            for &(j0, len) in &tiles {
+                if variant == Variant::Perlayer {
+                    r(t, Buf::HPre, s, j0, len);
+                } else {
+                    r(t, Buf::Dh, s, j0, len);
+                    r(t, Buf::HPre, s, j0, len);
+                    w(t, Buf::DhPre, s, j0, len);
+                    r(t, Buf::DhPre, s, j0, len);
+                }
+                r(t, Buf::X, s, 0, n);
+                r(t, Buf::AccDW1, 0, j0 * n, len * n);
+                let dh_pre = &self.scratch[s].dh_pre;
+                for j in j0..j0 + len {
+                    let g = dh_pre[j];
+                    let row = &mut self.acc_w1[j * n..(j + 1) * n];
+                    for i in 0..n {
+                        row[i] += g * x[i];
+                    }
+                }
+                w(t, Buf::AccDW1, 0, j0 * n, len * n);
+                r(t, Buf::AccDB1, 0, j0, len);
+                for j in j0..j0 + len {
+                    self.acc_b1[j] += dh_pre[j];
+                }
+                w(t, Buf::AccDB1, 0, j0, len);
+            }
+            if variant == Variant::Standard {
+                self.accumulate_layer2(dout, s, &mut acc_b2, t);
+            }
+        }
+        let b = bsz as f64;
+        // As with a single sample, a batch without a sample of margin < 1 changes nothing.
+        if active == 0 {
+            return 0;
+        }
+        // Layer 1.
+        for &(j0, len) in &tiles {
+            r(t, Buf::AccDW1, 0, j0 * n, len * n);
+            r(t, Buf::W1, 0, j0 * n, len * n);
+            for k in j0 * n..(j0 + len) * n {
+                p.w1[k] = update(p.w1[k], self.acc_w1[k] / b, lr, wd);
+            }
+            w(t, Buf::W1, 0, j0 * n, len * n);
+            r(t, Buf::AccDB1, 0, j0, len);
+            r(t, Buf::B1, 0, j0, len);
+            for j in j0..j0 + len {
+                p.b1[j] = update(p.b1[j], self.acc_b1[j] / b, lr, wd);
+            }
+            w(t, Buf::B1, 0, j0, len);
+        }
+        if variant == Variant::Perlayer {
+            // Per-layer re-runs the forward pass with the new layer 1 and
+            // takes the layer-2 gradient from that second pass.
+            w(t, Buf::AccDW2, 0, 0, hd);
+            w(t, Buf::AccDB2, 0, 0, 1);
+            for s in 0..bsz {
+                let x = x_of(s);
+                let y = ys[samples[s]];
+                let out = self.forward(p, x, s, t);
+                r(t, Buf::Out, s, 0, 1);
+                r(t, Buf::Y, s, 0, 1);
+                if out * y >= 1.0 {
+                    continue;
+                }
+                let dout = -y;
+                active2 += 1;
+                for &(j0, len) in &tiles {
+                    r(t, Buf::H, s, j0, len);
+                }
+                r(t, Buf::AccDW2, 0, 0, hd);
+                let h = &self.scratch[s].h;
+                for j in 0..hd {
+                    self.acc_w2[j] += dout * h[j];
+                }
+                w(t, Buf::AccDW2, 0, 0, hd);
+                r(t, Buf::AccDB2, 0, 0, 1);
+                acc_b2 += dout;
+                w(t, Buf::AccDB2, 0, 0, 1);
+            }
+        }
+        if variant == Variant::Perlayer && active2 == 0 {
+            // Nothing in the second pass has margin < 1: layer 2 stays.
+            return active;
+        }
+        r(t, Buf::AccDW2, 0, 0, hd);
+        r(t, Buf::W2, 0, 0, hd);
+        for j in 0..hd {
+            p.w2[j] = update(p.w2[j], self.acc_w2[j] / b, lr, wd);
+        }
+        w(t, Buf::W2, 0, 0, hd);
+        r(t, Buf::AccDB2, 0, 0, 1);
+        r(t, Buf::B2, 0, 0, 1);
+        p.b2 = update(p.b2, acc_b2 / b, lr, wd);
+        w(t, Buf::B2, 0, 0, 1);
+        active
+    }
+
+    fn accumulate_layer2<T: Tracer>(&mut self, dout: f64, s: usize, acc_b2: &mut f64, t: &mut T) {
+        let hd = self.cfg.hidden;
+        r(t, Buf::DW2, s, 0, hd);
+        r(t, Buf::AccDW2, 0, 0, hd);
+        let h = &self.scratch[s].h;
+        for j in 0..hd {
+            self.acc_w2[j] += dout * h[j];
+        }
+        w(t, Buf::AccDW2, 0, 0, hd);
+        r(t, Buf::DB2, s, 0, 1);
+        r(t, Buf::AccDB2, 0, 0, 1);
+        *acc_b2 += dout;
+        w(t, Buf::AccDB2, 0, 0, 1);
+    }
+}
