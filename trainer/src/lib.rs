@@ -8,6 +8,7 @@
 //! - [`run`]: epochs, evaluation, stopping;
 //! - [`record`]: the tracer that writes memtrace traces.
 
+pub mod record;
 pub mod rng;
 pub mod run;
 pub mod task;

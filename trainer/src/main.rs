@@ -1,1 +1,402 @@
-fn main() {}
+//! `record`: train sparse parity with any seed variant; report the training
+//! run, or record its memory accesses to a trace.
+//!
+//! Without `-o`: train and report per-epoch accuracy and loss.
+//! With `-o` and `--epochs`: trace the whole training run.
+//! With `-o` alone: optionally train untraced (`--warmup-*`), then trace a
+//! window of `--steps` steps starting at `--start` or `--first-active`.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use clap::{ArgGroup, Parser};
+use memtrace::Header;
+use memtrace_trainer::record::TraceRecorder;
+use memtrace_trainer::run::{RunConfig, Trainer};
+use memtrace_trainer::task::{RngKind, Shape};
+use memtrace_trainer::train::{predict, Tracer, Variant};
+use serde_json::json;
+
+#[derive(Parser, Debug)]
+#[command(name = "record", version, about = "Train sparse parity with any seed variant; record its memory accesses")]
+#[command(group(ArgGroup::new("warmup").args(["warmup_acc", "warmup_epochs"])))]
+#[command(group(ArgGroup::new("window").args(["start", "first_active"])))]
+struct Cli {
+    #[arg(long, value_enum, default_value = "standard")]
+    variant: Variant,
+    /// Samples per step (1: single-sample SGD).
+    #[arg(long, default_value_t = 1)]
+    batch: usize,
+    /// Hidden rows per W1 tile (tiles larger than --hidden are one tile).
+    #[arg(long)]
+    tiles: Option<usize>,
+    /// Random stream of data and weights: python (seeds 000-003) or numpy (seed 004).
+    #[arg(long, value_enum, default_value = "python")]
+    rng: RngKind,
+    /// Visit each epoch in the order of a shuffle from one RandomState(0), as seed 004.
+    #[arg(long)]
+    shuffle: bool,
+    #[arg(long, default_value_t = 20)]
+    n_bits: usize,
+    #[arg(long, default_value_t = 3)]
+    k: usize,
+    #[arg(long, default_value_t = 1000)]
+    hidden: usize,
+    #[arg(long, default_value_t = 500)]
+    n_train: usize,
+    #[arg(long, default_value_t = 200)]
+    n_test: usize,
+    #[arg(long, default_value_t = 0.1)]
+    lr: f64,
+    #[arg(long, default_value_t = 0.01)]
+    wd: f64,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Train untraced, one epoch at a time, until test accuracy reaches A.
+    #[arg(long, value_name = "A")]
+    warmup_acc: Option<f64>,
+    /// Train untraced for E epochs first.
+    #[arg(long, value_name = "E")]
+    warmup_epochs: Option<usize>,
+    /// First training sample of the traced window.
+    #[arg(long, value_name = "I")]
+    start: Option<usize>,
+    /// Start the window at the first sample (in order) whose margin is < 1.
+    #[arg(long)]
+    first_active: bool,
+    /// Traced steps.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    steps: usize,
+    /// Each traced step begins by writing the parameters (else once, at the window start).
+    #[arg(long)]
+    reload_params: bool,
+    /// Training epochs at most (with -o: trace the whole training run).
+    #[arg(long, value_name = "E")]
+    epochs: Option<usize>,
+    /// Test accuracy at which training stops.
+    #[arg(long, value_name = "A", default_value_t = 1.0)]
+    until_acc: f64,
+    #[arg(long)]
+    json: bool,
+    /// Trace file to write (zstd-compressed when it ends in .zst).
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+const DEFAULT_EPOCHS: usize = 200;
+
+impl Cli {
+    fn validate(&self) -> Result<(), String> {
+        self.shape().validate()?;
+        if self.batch == 0 {
+            return Err("--batch must be at least 1".into());
+        }
+        if self.tiles == Some(0) {
+            return Err("--tiles must be at least 1".into());
+        }
+        if self.steps == 0 {
+            return Err("--steps must be at least 1".into());
+        }
+        if self.epochs == Some(0) {
+            return Err("--epochs must be at least 1".into());
+        }
+        if !(self.lr.is_finite() && self.wd.is_finite()) {
+            return Err("--lr and --wd must be finite numbers".into());
+        }
+        for (flag, v) in [("--until-acc", Some(self.until_acc)), ("--warmup-acc", self.warmup_acc)] {
+            if let Some(a) = v {
+                if !(0.0..=1.0).contains(&a) {
+                    return Err(format!("{flag} must be an accuracy from 0 to 1; got {a}"));
+                }
+            }
+        }
+        if let Some(s) = self.start {
+            if s >= self.n_train {
+                return Err(format!("--start {s} is past the training set (--n-train {})", self.n_train));
+            }
+        }
+        if self.rng == RngKind::Numpy && self.seed >= u32::MAX as u64 {
+            return Err("--rng numpy takes a seed below 2^32 - 1".into());
+        }
+        Ok(())
+    }
+
+    fn shape(&self) -> Shape {
+        Shape { n_bits: self.n_bits, k: self.k, hidden: self.hidden, n_train: self.n_train, n_test: self.n_test }
+    }
+
+    fn run_config(&self) -> RunConfig {
+        RunConfig {
+            shape: self.shape(),
+            lr: self.lr,
+            wd: self.wd,
+            seed: self.seed,
+            rng: self.rng,
+            variant: self.variant,
+            batch: self.batch,
+            tiles: self.tiles,
+            shuffle: self.shuffle,
+        }
+    }
+}
+
+/// A progress bar that appears only on a terminal and only after a second.
+struct Progress {
+    started: Instant,
+    bar: Option<indicatif::ProgressBar>,
+    total: u64,
+    enabled: bool,
+}
+
+impl Progress {
+    fn new(total: u64) -> Progress {
+        Progress { started: Instant::now(), bar: None, total, enabled: std::io::stderr().is_terminal() }
+    }
+
+    fn set(&mut self, done: u64, msg: &str) {
+        if !self.enabled {
+            return;
+        }
+        if self.bar.is_none() && self.started.elapsed().as_secs_f64() > 1.0 {
+            let bar = indicatif::ProgressBar::new(self.total);
+            if let Ok(style) =
+                indicatif::ProgressStyle::with_template("{elapsed:>4} [{bar:30}] {pos}/{len} epochs {msg}")
+            {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            self.bar = Some(bar);
+        }
+        if let Some(bar) = &self.bar {
+            bar.set_position(done);
+            bar.set_message(msg.to_string());
+        }
+    }
+
+    fn finish(self) {
+        if let Some(bar) = self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+fn interrupted(flag: &AtomicBool) -> Result<(), String> {
+    if flag.load(Ordering::Relaxed) {
+        Err("interrupted; no trace was written".into())
+    } else {
+        Ok(())
+    }
+}
+
+fn history_json(t: &Trainer, solved: Option<usize>, wall_s: f64) -> serde_json::Value {
+    json!({
+        "epochs": t.history.test_accs.len(),
+        "solved_epoch": solved,
+        "train_accs": t.history.train_accs,
+        "test_accs": t.history.test_accs,
+        "train_losses": t.history.train_losses,
+        "test_losses": t.history.test_losses,
+        "wall_s": wall_s,
+    })
+}
+
+fn history_text(t: &Trainer, solved: Option<usize>, until: f64, wall_s: f64) -> String {
+    let h = &t.history;
+    let mut out = String::from("epoch  train acc  test acc  train loss  test loss\n");
+    for e in 0..h.test_accs.len() {
+        out.push_str(&format!(
+            "{:>5}  {:>9.3}  {:>8.3}  {:>10.6}  {:>9.6}\n",
+            e + 1,
+            h.train_accs[e],
+            h.test_accs[e],
+            h.train_losses[e],
+            h.test_losses[e]
+        ));
+    }
+    match solved {
+        Some(e) => out.push_str(&format!("test accuracy reached {until} at epoch {e} ({wall_s:.3} s)\n")),
+        None => out.push_str(&format!(
+            "test accuracy did not reach {until} in {} epochs ({wall_s:.3} s)\n",
+            h.test_accs.len()
+        )),
+    }
+    out
+}
+
+/// Trains `max` epochs at most until test accuracy reaches `until`, with
+/// `tracer` seeing every step; returns the 1-based solving epoch.
+fn train_epochs<T: Tracer>(
+    t: &mut Trainer,
+    max: usize,
+    until: f64,
+    tracer: &mut T,
+    stop: &AtomicBool,
+    what: &str,
+) -> Result<Option<usize>, String> {
+    let mut progress = Progress::new(max as u64);
+    for e in 1..=max {
+        t.epoch(tracer);
+        interrupted(stop)?;
+        let acc = t.record_epoch();
+        progress.set(e as u64, &format!("{what} test acc {acc:.3}"));
+        if acc >= until {
+            progress.finish();
+            return Ok(Some(e));
+        }
+    }
+    progress.finish();
+    Ok(None)
+}
+
+fn metadata(cli: &Cli, header: &mut Header) {
+    let args: Vec<String> = std::env::args().collect();
+    header.set_metadata("command", args.join(" "));
+    header.set_metadata("variant", cli.variant.name());
+    for (k, v) in [
+        ("batch", cli.batch.to_string()),
+        ("tiles", cli.tiles.map_or("none".into(), |t| t.to_string())),
+        ("rng", format!("{:?}", cli.rng).to_lowercase()),
+        ("shuffle", cli.shuffle.to_string()),
+        ("n_bits", cli.n_bits.to_string()),
+        ("k", cli.k.to_string()),
+        ("hidden", cli.hidden.to_string()),
+        ("n_train", cli.n_train.to_string()),
+        ("n_test", cli.n_test.to_string()),
+        ("lr", cli.lr.to_string()),
+        ("wd", cli.wd.to_string()),
+        ("seed", cli.seed.to_string()),
+    ] {
+        header.set_metadata(k, v);
+    }
+}
+
+fn run(cli: Cli, stop: &AtomicBool) -> Result<(), String> {
+    cli.validate()?;
+    let started = Instant::now();
+    let mut trainer = Trainer::new(cli.run_config());
+    let Some(path) = cli.output.clone() else {
+        let max = cli.epochs.unwrap_or(DEFAULT_EPOCHS);
+        let solved = train_epochs(&mut trainer, max, cli.until_acc, &mut memtrace_trainer::train::NoTrace, stop, "")?;
+        let wall = started.elapsed().as_secs_f64();
+        let out = if cli.json {
+            format!("{}\n", history_json(&trainer, solved, wall))
+        } else {
+            history_text(&trainer, solved, cli.until_acc, wall)
+        };
+        print!("{out}");
+        return Ok(());
+    };
+
+    // Untraced warmup.
+    let mut warmup_epochs = 0;
+    if let Some(e) = cli.warmup_epochs {
+        for _ in 0..e {
+            trainer.epoch(&mut memtrace_trainer::train::NoTrace);
+            trainer.record_epoch();
+            interrupted(stop)?;
+        }
+        warmup_epochs = e;
+    } else if let Some(acc) = cli.warmup_acc {
+        let max = cli.epochs.unwrap_or(DEFAULT_EPOCHS);
+        match train_epochs(&mut trainer, max, acc, &mut memtrace_trainer::train::NoTrace, stop, "warmup")? {
+            Some(e) => warmup_epochs = e,
+            None => return Err(format!("warmup did not reach test accuracy {acc} in {max} epochs")),
+        }
+    }
+    let warmup_acc = trainer.history.test_accs.last().copied();
+
+    let mut header = Header::new("memtrace-record", env!("CARGO_PKG_VERSION"));
+    metadata(&cli, &mut header);
+    header.set_metadata("warmup_epochs", warmup_epochs.to_string());
+    let n = cli.n_bits;
+    let n_train = cli.n_train;
+    let start = if cli.first_active {
+        (0..n_train)
+            .find(|&s| {
+                predict(&trainer.params, &trainer.data.x_train[s * n..(s + 1) * n], n) * trainer.data.y_train[s] < 1.0
+            })
+            .ok_or("--first-active: every training sample already has margin >= 1")?
+    } else {
+        cli.start.unwrap_or(0)
+    };
+    let whole_run = cli.epochs.is_some() && cli.warmup_acc.is_none();
+    if whole_run {
+        header.set_metadata("traced", "training run");
+    } else {
+        header.set_metadata("traced", format!("{} steps from sample {start}", cli.steps));
+        header.set_metadata("start", start.to_string());
+        header.set_metadata("steps", cli.steps.to_string());
+        header.set_metadata("reload_params", cli.reload_params.to_string());
+    }
+    let recorder = TraceRecorder::create(&path, header, n, cli.hidden, cli.batch)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut tracer = recorder;
+    let mut solved = None;
+    if whole_run {
+        trainer.stepper.write_params(&mut tracer);
+        solved =
+            train_epochs(&mut trainer, cli.epochs.unwrap_or(DEFAULT_EPOCHS), cli.until_acc, &mut tracer, stop, "")?;
+    } else {
+        let per_step = cli.batch.max(1);
+        for k in 0..cli.steps {
+            if k == 0 || cli.reload_params {
+                trainer.stepper.write_params(&mut tracer);
+            }
+            let samples: Vec<usize> = (0..per_step).map(|i| (start + k * per_step + i) % n_train).collect();
+            trainer.step(&samples, &mut tracer);
+            interrupted(stop)?;
+        }
+    }
+    let summary = tracer.finish().map_err(|e| format!("{}: {e}", path.display()))?;
+    let wall = started.elapsed().as_secs_f64();
+    if cli.json {
+        let mut v = json!({
+            "trace": path.display().to_string(),
+            "events": summary.events,
+            "file_bytes": summary.file_bytes,
+            "raw_bytes": summary.raw_bytes,
+            "warmup_epochs": warmup_epochs,
+            "warmup_test_acc": warmup_acc,
+            "wall_s": wall,
+        });
+        if whole_run {
+            v["solved_epoch"] = json!(solved);
+            v["epochs"] = json!(trainer.history.test_accs.len());
+        } else {
+            v["start"] = json!(start);
+            v["steps"] = json!(cli.steps);
+        }
+        println!("{v}");
+    } else {
+        eprintln!(
+            "{}: {} events, {} bytes on disk ({} raw){}",
+            path.display(),
+            summary.events,
+            summary.file_bytes,
+            summary.raw_bytes,
+            if whole_run { String::new() } else { format!("; window starts at sample {start}") }
+        );
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        // Without the handler Ctrl-C still leaves no file under the output
+        // name (only a hidden .partial file); with it, that file goes too.
+        let _ = ctrlc::set_handler(move || stop.store(true, Ordering::Relaxed));
+    }
+    match run(cli, &stop) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            eprintln!("record: {msg}");
+            ExitCode::from(if stop.load(Ordering::Relaxed) { 130 } else { 1 })
+        }
+    }
+}

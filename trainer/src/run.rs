@@ -73,7 +73,8 @@ impl Trainer {
     /// One training step on `samples` (one sample, or a batch).
     pub fn step<T: Tracer>(&mut self, samples: &[usize], t: &mut T) {
         let n = self.cfg.shape.n_bits;
-        if samples.len() == 1 {
+        // A mini-batch run stays a mini-batch run for a short last batch of one.
+        if self.cfg.batch <= 1 {
             let s = samples[0];
             let x = &self.data.x_train[s * n..(s + 1) * n];
             self.stepper.single_step(&mut self.params, x, self.data.y_train[s], t);
