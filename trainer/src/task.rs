@@ -53,10 +53,12 @@ pub struct Data {
     pub y_test: Vec<f64>,
 }
 
-/// W1 is row-major `[hidden][n_bits]`.
+/// The network's parameters. W1 is stored column-major (`w1t[i * hidden + j]`
+/// is W1[j][i]) so that the forward pass runs along contiguous memory; the
+/// traces address W1 row-major, as the seeds do.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Params {
-    pub w1: Vec<f64>,
+    pub w1t: Vec<f64>,
     pub b1: Vec<f64>,
     pub w2: Vec<f64>,
     pub b2: f64,
@@ -120,6 +122,23 @@ pub fn generate(shape: &Shape, seed: u64, rng: RngKind) -> (Data, Params) {
     }
     let y_train = x_train.chunks_exact(n).map(|x| label(x, &secret)).collect();
     let y_test = x_test.chunks_exact(n).map(|x| label(x, &secret)).collect();
-    let params = Params { w1, b1: vec![0.0; shape.hidden], w2, b2: 0.0 };
+    // Drawn row by row (W1[0][0], W1[0][1], ...), stored column-major.
+    let mut w1t = vec![0.0; w1.len()];
+    for (k, v) in w1.into_iter().enumerate() {
+        w1t[(k % n) * shape.hidden + k / n] = v;
+    }
+    let params = Params { w1t, b1: vec![0.0; shape.hidden], w2, b2: 0.0 };
     (Data { secret, x_train, y_train, x_test, y_test }, params)
+}
+
+impl Params {
+    pub fn hidden(&self) -> usize {
+        self.b1.len()
+    }
+
+    /// Row `j` of W1 (the weights into hidden unit `j`).
+    pub fn w1_row(&self, j: usize) -> Vec<f64> {
+        let h = self.hidden();
+        (0..self.w1t.len() / h).map(|i| self.w1t[i * h + j]).collect()
+    }
 }

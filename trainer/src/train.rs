@@ -168,6 +168,7 @@ impl Scratch {
 pub struct Stepper {
     pub cfg: StepConfig,
     scratch: Vec<Scratch>,
+    /// Column-major like `Params::w1t`.
     acc_w1: Vec<f64>,
     acc_b1: Vec<f64>,
     acc_w2: Vec<f64>,
@@ -184,7 +185,7 @@ fn w<T: Tracer>(t: &mut T, b: Buf, s: usize, off: usize, len: usize) {
 
 /// `max(0, v)` as Python computes it.
 #[inline(always)]
-fn relu(v: f64) -> f64 {
+pub fn relu(v: f64) -> f64 {
     if v > 0.0 {
         v
     } else {
@@ -198,17 +199,102 @@ fn update(p: f64, g: f64, lr: f64, wd: f64) -> f64 {
     p - lr * (g + wd * p)
 }
 
-/// The output of the network for one input (no tracing; evaluation).
-pub fn predict(p: &Params, x: &[f64], n_bits: usize) -> f64 {
-    let mut out = 0.0;
-    for (j, row) in p.w1.chunks_exact(n_bits).enumerate() {
-        let mut s = 0.0;
-        for i in 0..n_bits {
-            s += row[i] * x[i];
+/// `h_pre[j] = (sum_i W1[j][i] x[i]) + b1[j]` for rows `j0..j0 + len`,
+/// with `w1t` column-major (`w1t[i * hidden + j]`).
+///
+/// Each row is summed left to right from 0, as the reference does; the
+/// rows of a block are independent sums that the compiler runs in SIMD lanes.
+#[inline(always)]
+fn hidden_pre_generic(w1t: &[f64], b1: &[f64], x: &[f64], n: usize, j0: usize, len: usize, h_pre: &mut [f64]) {
+    const BLOCK: usize = 16;
+    let hidden = b1.len();
+    let x = &x[..n];
+    let end = j0 + len;
+    let mut j = j0;
+    while j + BLOCK <= end {
+        let mut acc = [0.0f64; BLOCK];
+        for (i, &xi) in x.iter().enumerate() {
+            let col = &w1t[i * hidden + j..i * hidden + j + BLOCK];
+            for l in 0..BLOCK {
+                acc[l] += col[l] * xi;
+            }
         }
-        out += p.w2[j] * relu(s + p.b1[j]);
+        for l in 0..BLOCK {
+            h_pre[j + l] = acc[l] + b1[j + l];
+        }
+        j += BLOCK;
+    }
+    for j in j..end {
+        let mut acc = 0.0;
+        for (i, &xi) in x.iter().enumerate() {
+            acc += w1t[i * hidden + j] * xi;
+        }
+        h_pre[j] = acc + b1[j];
+    }
+}
+
+/// [`hidden_pre_generic`], compiled for AVX2 when the CPU has it (twice the
+/// SIMD width; Rust never fuses multiply and add, so the results are the
+/// same bits either way).
+#[inline]
+pub fn hidden_pre(w1t: &[f64], b1: &[f64], x: &[f64], n: usize, j0: usize, len: usize, h_pre: &mut [f64]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx2")]
+        fn avx2(w1t: &[f64], b1: &[f64], x: &[f64], n: usize, j0: usize, len: usize, h_pre: &mut [f64]) {
+            hidden_pre_generic(w1t, b1, x, n, j0, len, h_pre)
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, checked just above.
+            return unsafe { avx2(w1t, b1, x, n, j0, len, h_pre) };
+        }
+    }
+    hidden_pre_generic(w1t, b1, x, n, j0, len, h_pre)
+}
+
+/// `p - lr (g x + wd p)` over one tile of W1's columns (column-major), the
+/// per-sample W1 update; dispatched to AVX2 like [`hidden_pre`].
+#[inline]
+fn update_w1_tile(w1t: &mut [f64], dh_pre: &[f64], x: &[f64], hidden: usize, j0: usize, lr: f64, wd: f64) {
+    #[inline(always)]
+    fn generic(w1t: &mut [f64], dh_pre: &[f64], x: &[f64], hidden: usize, j0: usize, lr: f64, wd: f64) {
+        let len = dh_pre.len();
+        for (i, &xi) in x.iter().enumerate() {
+            let col = &mut w1t[i * hidden + j0..i * hidden + j0 + len];
+            for (wv, &g) in col.iter_mut().zip(dh_pre) {
+                *wv = update(*wv, g * xi, lr, wd);
+            }
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx2")]
+        fn avx2(w1t: &mut [f64], dh_pre: &[f64], x: &[f64], hidden: usize, j0: usize, lr: f64, wd: f64) {
+            generic(w1t, dh_pre, x, hidden, j0, lr, wd)
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, checked just above.
+            return unsafe { avx2(w1t, dh_pre, x, hidden, j0, lr, wd) };
+        }
+    }
+    generic(w1t, dh_pre, x, hidden, j0, lr, wd)
+}
+
+/// The output of the network for one input (no tracing; evaluation).
+/// `h_pre` is scratch of length `hidden`.
+pub fn predict_with(p: &Params, x: &[f64], n_bits: usize, h_pre: &mut [f64]) -> f64 {
+    let hidden = p.b1.len();
+    hidden_pre(&p.w1t, &p.b1, x, n_bits, 0, hidden, h_pre);
+    let mut out = 0.0;
+    for j in 0..hidden {
+        out += p.w2[j] * relu(h_pre[j]);
     }
     out + p.b2
+}
+
+/// [`predict_with`] with its own scratch.
+pub fn predict(p: &Params, x: &[f64], n_bits: usize) -> f64 {
+    predict_with(p, x, n_bits, &mut vec![0.0; p.b1.len()])
 }
 
 impl Stepper {
@@ -248,14 +334,7 @@ impl Stepper {
             r(t, Buf::X, s, 0, n);
             r(t, Buf::W1, 0, j0 * n, len * n);
             r(t, Buf::B1, 0, j0, len);
-            for j in j0..j0 + len {
-                let row = &p.w1[j * n..(j + 1) * n];
-                let mut acc = 0.0;
-                for i in 0..n {
-                    acc += row[i] * x[i];
-                }
-                sc.h_pre[j] = acc + p.b1[j];
-            }
+            hidden_pre(&p.w1t, &p.b1, x, n, j0, len, &mut sc.h_pre);
             w(t, Buf::HPre, s, j0, len);
             r(t, Buf::HPre, s, j0, len);
             for j in j0..j0 + len {
@@ -378,15 +457,8 @@ impl Stepper {
     }
 
     fn update_w1_rows(&self, p: &mut Params, x: &[f64], j0: usize, len: usize) {
-        let (n, lr, wd) = (self.cfg.n_bits, self.cfg.lr, self.cfg.wd);
-        let dh_pre = &self.scratch[0].dh_pre;
-        for j in j0..j0 + len {
-            let g = dh_pre[j];
-            let row = &mut p.w1[j * n..(j + 1) * n];
-            for i in 0..n {
-                row[i] = update(row[i], g * x[i], lr, wd);
-            }
-        }
+        let (n, hd, lr, wd) = (self.cfg.n_bits, self.cfg.hidden, self.cfg.lr, self.cfg.wd);
+        update_w1_tile(&mut p.w1t, &self.scratch[0].dh_pre[j0..j0 + len], &x[..n], hd, j0, lr, wd);
     }
 
     fn update_b1_rows(&self, p: &mut Params, j0: usize, len: usize) {
@@ -487,11 +559,10 @@ impl Stepper {
                 r(t, Buf::X, s, 0, n);
                 r(t, Buf::AccDW1, 0, j0 * n, len * n);
                 let dh_pre = &self.scratch[s].dh_pre;
-                for j in j0..j0 + len {
-                    let g = dh_pre[j];
-                    let row = &mut self.acc_w1[j * n..(j + 1) * n];
-                    for i in 0..n {
-                        row[i] += g * x[i];
+                for (i, &xi) in x[..n].iter().enumerate() {
+                    let col = &mut self.acc_w1[i * hd + j0..i * hd + j0 + len];
+                    for (a, &g) in col.iter_mut().zip(&dh_pre[j0..j0 + len]) {
+                        *a += g * xi;
                     }
                 }
                 w(t, Buf::AccDW1, 0, j0 * n, len * n);
@@ -514,8 +585,10 @@ impl Stepper {
         for &(j0, len) in &tiles {
             r(t, Buf::AccDW1, 0, j0 * n, len * n);
             r(t, Buf::W1, 0, j0 * n, len * n);
-            for k in j0 * n..(j0 + len) * n {
-                p.w1[k] = update(p.w1[k], self.acc_w1[k] / b, lr, wd);
+            for i in 0..n {
+                for k in i * hd + j0..i * hd + j0 + len {
+                    p.w1t[k] = update(p.w1t[k], self.acc_w1[k] / b, lr, wd);
+                }
             }
             w(t, Buf::W1, 0, j0 * n, len * n);
             r(t, Buf::AccDB1, 0, j0, len);
