@@ -127,6 +127,7 @@ impl TraceReader {
     fn from_map(map: memmap2::Mmap) -> Result<TraceReader> {
         let (header, header_len) = {
             let bytes: &[u8] = &map;
+            check_magic(bytes, false)?;
             if bytes.len() < PREFIX_LEN {
                 return Err(Error::at_byte(
                     bytes.len() as u64,
@@ -194,12 +195,8 @@ impl TraceReader {
         };
         let mut prefix = [0u8; PREFIX_LEN];
         let got = read_full(&mut inner, &mut prefix).map_err(|e| io_err(e, 0))?;
+        check_magic(&prefix[..got], decompressed)?;
         if got < PREFIX_LEN {
-            if got >= 8 && prefix[..8] != format::MAGIC {
-                let mut found = [0u8; 8];
-                found.copy_from_slice(&prefix[..8]);
-                return Err(magic_or(Error::at_byte(0, decompressed, ErrorKind::BadMagic { found }), &prefix[..got]));
-            }
             return Err(Error::at_byte(
                 got as u64,
                 decompressed,
@@ -393,6 +390,17 @@ impl TraceReader {
         }
         self.summary.ok_or_else(|| Error::invalid("the trace ended without a summary"))
     }
+}
+
+/// Fails unless `bytes` (the start of a trace, possibly short) begin with the magic.
+fn check_magic(bytes: &[u8], decompressed: bool) -> Result<()> {
+    let n = bytes.len().min(8);
+    if bytes[..n] == format::MAGIC[..n] {
+        return Ok(());
+    }
+    let mut found = [0u8; 8];
+    found[..n].copy_from_slice(&bytes[..n]);
+    Err(magic_or(Error::at_byte(0, decompressed, ErrorKind::BadMagic { found }), bytes))
 }
 
 /// Replaces a bad-magic error by a friendlier one when the bytes look like text.
