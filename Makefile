@@ -18,3 +18,6 @@ fmt:
 
 clean:
 	$(CARGO) clean
+
+bench:
+	$(CARGO) run --release -p memtrace-bench
