@@ -1,0 +1,123 @@
+//! `record` as a user meets it: tiling never changes a number, invalid
+//! values get a clear error, the same command gives the same bytes, and an
+//! interrupted run leaves no trace under the output name.
+
+use std::time::Duration;
+
+use assert_cmd::Command;
+use memtrace_trainer::run::{RunConfig, Trainer};
+use memtrace_trainer::task::{RngKind, Shape};
+use memtrace_trainer::train::Variant;
+
+fn config(variant: Variant, batch: usize, tiles: Option<usize>) -> RunConfig {
+    RunConfig {
+        shape: Shape { n_bits: 20, k: 3, hidden: 100, n_train: 200, n_test: 50 },
+        lr: 0.1,
+        wd: 0.01,
+        seed: 7,
+        rng: RngKind::Python,
+        variant,
+        batch,
+        tiles,
+        shuffle: batch > 1,
+    }
+}
+
+#[test]
+fn tiling_never_changes_a_number() {
+    for variant in [Variant::Standard, Variant::Fused, Variant::Perlayer] {
+        for batch in [1, 8] {
+            let mut plain = Trainer::new(config(variant, batch, None));
+            plain.train(5, 1.1, |_| {});
+            for tiles in [1, 7, 25, 100, 1000] {
+                let mut tiled = Trainer::new(config(variant, batch, Some(tiles)));
+                tiled.train(5, 1.1, |_| {});
+                assert_eq!(tiled.params, plain.params, "{} batch {batch} tiles {tiles}", variant.name());
+                assert_eq!(tiled.history, plain.history);
+            }
+        }
+    }
+}
+
+#[test]
+fn every_variant_and_combination_trains() {
+    for variant in ["standard", "fused", "perlayer"] {
+        for extra in ["", "--batch 4", "--tiles 30", "--batch 4 --tiles 30", "--batch 3 --shuffle --rng numpy"] {
+            let args = format!("--variant {variant} --hidden 60 --n-train 40 --n-test 20 --epochs 2 --json {extra}");
+            let out = Command::cargo_bin("record").unwrap().args(args.split_whitespace()).output().unwrap();
+            assert!(out.status.success(), "{args}: {}", String::from_utf8_lossy(&out.stderr));
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert_eq!(v["epochs"], 2, "{args}");
+            for key in ["solved_epoch", "train_accs", "test_accs", "train_losses", "test_losses", "wall_s"] {
+                assert!(v.get(key).is_some(), "{args}: no {key}");
+            }
+        }
+    }
+}
+
+#[test]
+fn invalid_values_get_one_clear_line() {
+    for (args, says) in [
+        ("--k 21", "--k must be from 1 to --n-bits"),
+        ("--k 0", "--k must be from 1"),
+        ("--hidden 0", "--hidden must be at least 1"),
+        ("--batch 0", "--batch must be at least 1"),
+        ("--tiles 0", "--tiles must be at least 1"),
+        ("--steps 0", "--steps must be at least 1"),
+        ("--until-acc 1.5", "--until-acc must be an accuracy"),
+        ("--start 500", "--start 500 is past the training set"),
+        ("--lr nan", "--lr and --wd must be finite"),
+    ] {
+        let out = Command::cargo_bin("record").unwrap().args(args.split_whitespace()).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args}: {err}");
+        assert!(err.starts_with("record: ") && err.contains(says), "{args}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{args}: {err}");
+    }
+    // Tiles larger than hidden are fine: one tile.
+    Command::cargo_bin("record").unwrap().args(["--hidden", "50", "--tiles", "80", "--epochs", "1"]).assert().success();
+    // Mutually exclusive flags are usage errors.
+    let out = Command::cargo_bin("record").unwrap().args(["--start", "1", "--first-active"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn the_same_command_gives_the_same_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.zst");
+    let run = || {
+        Command::cargo_bin("record")
+            .unwrap()
+            .args(["--hidden", "200", "--batch", "4", "--steps", "3", "--tiles", "50", "-o"])
+            .arg(&path)
+            .assert()
+            .success();
+        std::fs::read(&path).unwrap()
+    };
+    let first = run();
+    let second = run();
+    assert!(first.len() > 100);
+    assert_eq!(first, second);
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_leaves_no_trace_under_the_output_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("long.zst");
+    let bin = assert_cmd::cargo::cargo_bin("record");
+    let mut child = std::process::Command::new(bin)
+        .args(["--hidden", "1000", "--lr", "0", "--epochs", "10000", "-o"])
+        .arg(&path)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    let killed = std::process::Command::new("kill").arg("-INT").arg(child.id().to_string()).status().unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "the run finished before it was interrupted; make it longer");
+    assert!(!path.exists(), "a partial trace was left under the output name");
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(left.is_empty(), "files left behind: {left:?}");
+}
