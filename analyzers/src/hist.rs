@@ -59,12 +59,32 @@ pub struct HistReport {
     pub per_buffer: BTreeMap<String, DistanceHistogram>,
 }
 
+/// A histogram and the exact extremes it saw (HdrHistogram keeps only 3 digits).
+#[derive(Clone)]
+struct Recorded {
+    h: Histogram<u64>,
+    min: u64,
+    max: u64,
+}
+
+impl Recorded {
+    fn new() -> Recorded {
+        Recorded { h: new_histogram(), min: u64::MAX, max: 0 }
+    }
+    fn record_n(&mut self, v: u64, n: u64) {
+        // Auto-resize makes recording infallible for u64 values.
+        let _ = self.h.record_n(v, n);
+        self.min = self.min.min(v);
+        self.max = self.max.max(v);
+    }
+}
+
 pub struct Hist {
     clock: ReuseClock,
     weight: Weight,
     names: Vec<String>,
-    per_buffer: Vec<Option<Histogram<u64>>>,
-    all: Histogram<u64>,
+    per_buffer: Vec<Option<Recorded>>,
+    all: Recorded,
 }
 
 fn new_histogram() -> Histogram<u64> {
@@ -79,7 +99,7 @@ impl Hist {
             weight,
             names: header.buffers.iter().map(|b| b.name.clone()).collect(),
             per_buffer: vec![None; header.buffers.len()],
-            all: new_histogram(),
+            all: Recorded::new(),
         }
     }
 
@@ -89,20 +109,19 @@ impl Hist {
             Op::Write => self.clock.write(e.buffer, e.offset, e.len as u64),
             Op::Read => {
                 let slot = &mut self.per_buffer[e.buffer as usize];
-                let h = slot.get_or_insert_with(new_histogram);
+                let h = slot.get_or_insert_with(Recorded::new);
                 let all = &mut self.all;
                 let weight = self.weight;
                 let r = self.clock.read_with(e.buffer, e.offset, e.len as u64, |n, d| {
                     if weight == Weight::Floats {
-                        // Auto-resize makes recording infallible for u64 values.
-                        let _ = h.record_n(d, n);
-                        let _ = all.record_n(d, n);
+                        h.record_n(d, n);
+                        all.record_n(d, n);
                     }
                 });
                 if weight == Weight::Reads && r.warm > 0 {
                     let d = r.mean().round() as u64;
-                    let _ = h.record(d);
-                    let _ = all.record(d);
+                    h.record_n(d, 1);
+                    all.record_n(d, 1);
                 }
             }
         }
@@ -113,17 +132,18 @@ impl Hist {
             .per_buffer
             .iter()
             .zip(&self.names)
-            .filter_map(|(h, n)| h.as_ref().filter(|h| h.len() > 0).map(|h| (n.clone(), summarize(h))))
+            .filter_map(|(h, n)| h.as_ref().filter(|h| h.h.len() > 0).map(|h| (n.clone(), summarize(h))))
             .collect();
         HistReport { weight: self.weight.name(), all: summarize(&self.all), per_buffer }
     }
 }
 
-fn summarize(h: &Histogram<u64>) -> DistanceHistogram {
+fn summarize(r: &Recorded) -> DistanceHistogram {
+    let h = &r.h;
     let mut buckets = Vec::new();
     if h.len() > 0 {
         let mut lo = 1u64;
-        let max = h.max();
+        let max = r.max;
         loop {
             let hi = lo.saturating_mul(2) - 1;
             let count = h.count_between(lo, hi);
@@ -134,14 +154,15 @@ fn summarize(h: &Histogram<u64>) -> DistanceHistogram {
             lo = hi + 1;
         }
     }
-    let q = |p: f64| if h.len() == 0 { 0 } else { h.value_at_quantile(p) };
+    // Quantiles are HdrHistogram's (3 significant digits), clamped to the exact extremes.
+    let q = |p: f64| if h.len() == 0 { 0 } else { h.value_at_quantile(p).clamp(r.min, r.max) };
     DistanceHistogram {
         count: h.len(),
-        min: if h.len() == 0 { 0 } else { h.min() },
+        min: if h.len() == 0 { 0 } else { r.min },
         p50: q(0.5),
         p90: q(0.9),
         p99: q(0.99),
-        max: if h.len() == 0 { 0 } else { h.max() },
+        max: if h.len() == 0 { 0 } else { r.max },
         mean: if h.len() == 0 { 0.0 } else { h.mean() },
         buckets,
     }

@@ -149,6 +149,18 @@ fn bars(h: &DistanceHistogram) -> String {
 
 pub fn hist_text(reports: &[Named<HistReport>]) -> String {
     let mut out = String::new();
+    if reports.len() > 1 {
+        let col = |f: fn(&DistanceHistogram) -> u64| reports.iter().map(|r| Value::Int(f(&r.report.all))).collect();
+        let rows = vec![
+            ("count".to_string(), col(|h| h.count)),
+            ("p50".to_string(), col(|h| h.p50)),
+            ("p90".to_string(), col(|h| h.p90)),
+            ("p99".to_string(), col(|h| h.p99)),
+            ("max".to_string(), col(|h| h.max)),
+        ];
+        out.push_str(&side_by_side("all buffers", &names(reports), &rows));
+        out.push('\n');
+    }
     for r in reports {
         if reports.len() > 1 {
             out.push_str(&format!("== {}\n", r.trace));
@@ -195,16 +207,17 @@ pub fn info_text(reports: &[Named<InfoReport>]) -> String {
         out.push_str(&format!("raw bytes  {}\n", thousands(r.raw_bytes)));
         out.push_str(&format!("checksum   crc32 {} {}\n\n", r.crc32, r.checksum));
         let mut t = Table::new(
-            ["id", "buffer", "role", "length", "elem", "reads", "writes", "elems read", "elems written"]
+            ["buffer", "role", "id", "length", "elem", "reads", "writes", "elems read", "elems written"]
                 .iter()
                 .map(|s| s.to_string())
                 .collect(),
-        );
+        )
+        .text_columns(2);
         for b in &r.buffers {
             t.row(vec![
-                b.id.to_string(),
                 b.name.clone(),
                 b.role.to_string(),
+                b.id.to_string(),
                 thousands(b.len),
                 format!("{}B", b.elem_size),
                 thousands(b.reads),

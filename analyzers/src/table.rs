@@ -6,11 +6,19 @@
 pub struct Table {
     pub headers: Vec<String>,
     pub rows: Vec<Vec<String>>,
+    /// Leading columns that are text, aligned left.
+    pub text_columns: usize,
 }
 
 impl Table {
     pub fn new(headers: Vec<String>) -> Table {
-        Table { headers, rows: Vec::new() }
+        Table { headers, rows: Vec::new(), text_columns: 1 }
+    }
+
+    /// The first `n` columns hold text and align left.
+    pub fn text_columns(mut self, n: usize) -> Table {
+        self.text_columns = n;
+        self
     }
 
     pub fn row(&mut self, cells: Vec<String>) {
@@ -29,7 +37,10 @@ impl Table {
         let line = |r: &[String], out: &mut String| {
             for (i, c) in r.iter().enumerate().take(cols) {
                 let pad = width[i] - c.chars().count();
-                if i == 0 {
+                if i < self.text_columns {
+                    if i > 0 {
+                        out.push_str("  ");
+                    }
                     out.push_str(c);
                     out.push_str(&" ".repeat(pad));
                 } else {

@@ -106,3 +106,17 @@ fn every_reference_protocol_is_reproduced_by_record() {
     }
     assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
 }
+
+#[test]
+fn seed_004_command_line_solves_at_the_published_epoch() {
+    let out = Command::cargo_bin("record")
+        .unwrap()
+        .args("--variant perlayer --batch 32 --rng numpy --shuffle --hidden 200 --n-train 1000 --epochs 200 --seed 42 --json".split(' '))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["solved_epoch"], 55);
+    assert_eq!(v["epochs"], 55);
+    assert_eq!(v["test_accs"].as_array().unwrap().last().unwrap(), 1.0);
+}
