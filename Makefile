@@ -1,13 +1,14 @@
 # memtrace: the two commands a fresh machine needs are `make demo` and `make test`.
 CARGO ?= cargo
 
-.PHONY: build test demo reproduce bench fmt lint clean
+.PHONY: build test demo reproduce bench fmt lint clean golden
 
 build:
 	$(CARGO) build --release --workspace
 
 test:
 	$(CARGO) test --release --workspace
+	python3 -m unittest discover -s python/tests
 
 # The main job: record every seed protocol, analyze the traces with `analyze`,
 # print each seed table beside the published figures, write reports/seeds.md.
@@ -28,3 +29,14 @@ clean:
 
 bench:
 	$(CARGO) run --release -p memtrace-bench
+
+# Regenerates the expected analyzer outputs of the golden traces after a
+# deliberate change of output. Never regenerates the traces themselves:
+# they are the promise that version-1 files stay readable.
+golden: build
+	cd traces/golden && for t in *.trace *.zst; do \
+	  ../../target/release/analyze info --json $$t > $$t.info.json; \
+	  ../../target/release/analyze ard --json $$t > $$t.ard.json; \
+	  ../../target/release/analyze cache --size 32KiB,256KiB --json $$t > $$t.cache.json; \
+	  ../../target/release/analyze hist --json $$t > $$t.hist.json; \
+	done

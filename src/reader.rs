@@ -14,6 +14,8 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use sha2::{Digest, Sha256};
+
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::{self, Event, Header, EVENT_LEN, FOOTER_LEN, PREFIX_LEN, ZSTD_MAGIC};
 
@@ -45,6 +47,16 @@ pub struct TraceSummary {
     /// Bytes of the raw trace (header + events + footer).
     pub raw_bytes: u64,
     pub encoding: Encoding,
+    /// SHA-256 of the raw trace, when asked for with [`TraceReader::compute_content_hash`]:
+    /// the same for a trace and its compressed copy.
+    pub sha256: Option<[u8; 32]>,
+}
+
+impl TraceSummary {
+    /// `sha256:` and the hex digest, or `None` if it was not computed.
+    pub fn content_hash(&self) -> Option<String> {
+        self.sha256.map(|d| format!("sha256:{}", d.iter().map(|b| format!("{b:02x}")).collect::<String>()))
+    }
 }
 
 enum Source {
@@ -61,6 +73,9 @@ pub struct TraceReader {
     pos: u64,
     header_len: u64,
     crc: crc32fast::Hasher,
+    /// The header bytes, kept for a content hash asked for after opening.
+    header_bytes: Vec<u8>,
+    sha256: Option<Sha256>,
     events: Vec<Event>,
     events_read: u64,
     summary: Option<TraceSummary>,
@@ -150,6 +165,7 @@ impl TraceReader {
         let mut crc = crc32fast::Hasher::new();
         crc.update(&map[..header_len]);
         let file_len = map.len() as u64;
+        let header_bytes = map[..header_len].to_vec();
         Ok(TraceReader {
             header,
             encoding: Encoding::Raw,
@@ -157,6 +173,8 @@ impl TraceReader {
             pos: header_len as u64,
             header_len: header_len as u64,
             crc,
+            header_bytes,
+            sha256: None,
             events: Vec::with_capacity(BATCH_EVENTS),
             events_read: 0,
             summary: None,
@@ -230,6 +248,8 @@ impl TraceReader {
             pos: hl as u64,
             header_len: hl as u64,
             crc,
+            header_bytes,
+            sha256: None,
             events: Vec::with_capacity(BATCH_EVENTS),
             events_read: 0,
             summary: None,
@@ -254,6 +274,16 @@ impl TraceReader {
     /// How far through the file the reader is, and the file's length when known.
     pub fn progress(&self) -> (u64, Option<u64>) {
         (self.file_pos.load(Ordering::Relaxed), self.file_len)
+    }
+
+    /// Also computes the SHA-256 of the raw trace while reading; call before
+    /// the first batch. The digest is in the summary.
+    pub fn compute_content_hash(&mut self) {
+        if self.sha256.is_none() && self.events_read == 0 {
+            let mut h = Sha256::new();
+            h.update(&self.header_bytes);
+            self.sha256 = Some(h);
+        }
     }
 
     /// The summary, once the last batch has been read and checked.
@@ -334,6 +364,9 @@ impl TraceReader {
             self.events.push(format::decode_event(r, &self.header.buffers, at, decompressed)?);
         }
         self.crc.update(window);
+        if let Some(h) = &mut self.sha256 {
+            h.update(window);
+        }
         self.pos += window.len() as u64;
         self.events_read += self.events.len() as u64;
         if at_end {
@@ -374,11 +407,16 @@ impl TraceReader {
         if computed != stored {
             return Err(Error::at_byte(footer_at + 16, decompressed, ErrorKind::ChecksumMismatch { stored, computed }));
         }
+        let sha256 = self.sha256.take().map(|mut h| {
+            h.update(tail);
+            h.finalize().into()
+        });
         self.summary = Some(TraceSummary {
             events: count,
             crc32: stored,
             raw_bytes: footer_at + FOOTER_LEN as u64,
             encoding: self.encoding,
+            sha256,
         });
         Ok(())
     }

@@ -93,7 +93,16 @@ impl TraceWriter {
             _ => PathBuf::from("."),
         };
         let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let tmp = tempfile::Builder::new().prefix(&format!(".{name}.")).suffix(".partial").tempfile_in(&dir)?;
+        let prefix = format!(".{name}.");
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(&prefix).suffix(".partial");
+        // Traces are for sharing: the usual 0666 less the umask, not tempfile's private 0600.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            builder.permissions(std::fs::Permissions::from_mode(0o666));
+        }
+        let tmp = builder.tempfile_in(&dir)?;
         let (to_worker, from_caller) = mpsc::sync_channel::<Msg>(BLOCKS_IN_FLIGHT);
         let (give_back, spare) = mpsc::sync_channel::<Vec<u8>>(BLOCKS_IN_FLIGHT + 1);
         let worker = std::thread::Builder::new()

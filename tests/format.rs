@@ -276,3 +276,14 @@ fn the_writer_refuses_what_the_format_cannot_hold() {
     w.access(0, Op::Read, 90, 10, 0).unwrap();
     assert_eq!(w.finish().unwrap().events, 1);
 }
+
+#[cfg(unix)]
+#[test]
+fn traces_get_the_usual_permissions_not_private_ones() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tmp();
+    let p = dir.path().join("shared.trace");
+    write(&p);
+    let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+    assert_ne!(mode & 0o044, 0, "mode {mode:o}: others cannot read a trace meant for sharing");
+}

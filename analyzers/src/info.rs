@@ -36,6 +36,8 @@ pub struct InfoReport {
     /// Bytes of the raw trace (header, events, footer).
     pub raw_bytes: u64,
     pub crc32: String,
+    /// `sha256:<hex>` of the raw trace: equal for a trace and its compressed copy.
+    pub content_hash: String,
     /// "ok": the CRC-32 in the footer matches the content (it is always checked).
     pub checksum: &'static str,
     pub buffers: Vec<BufferInfo>,
@@ -96,6 +98,7 @@ impl Info {
             steps: self.max_step.map_or(0, |s| s as u64 + 1),
             raw_bytes: summary.raw_bytes,
             crc32: format!("{:08x}", summary.crc32),
+            content_hash: summary.content_hash().unwrap_or_default(),
             checksum: "ok",
             buffers: self.buffers,
         }

@@ -13,6 +13,8 @@
 pub mod ard;
 pub mod cache;
 pub mod clock;
+pub mod diff;
+pub mod export;
 pub mod hist;
 pub mod info;
 pub mod render;
@@ -61,14 +63,25 @@ impl Analyzer for hist::Hist {
 /// Replays the whole trace through the analyzer `make` builds from its header.
 /// The trace is fully checked (structure, count, checksum) before a report is returned.
 pub fn replay<A: Analyzer>(
+    reader: TraceReader,
+    make: impl FnOnce(&Header) -> A,
+) -> memtrace::Result<(A::Report, Header, TraceSummary)> {
+    replay_with_progress(reader, make, &mut |_, _| {})
+}
+
+/// [`replay`], calling `progress(bytes done, file length)` after every batch.
+pub fn replay_with_progress<A: Analyzer>(
     mut reader: TraceReader,
     make: impl FnOnce(&Header) -> A,
+    progress: &mut dyn FnMut(u64, Option<u64>),
 ) -> memtrace::Result<(A::Report, Header, TraceSummary)> {
     let mut analyzer = make(reader.header());
     while let Some(batch) = reader.next_batch()? {
         for e in batch {
             analyzer.event(e);
         }
+        let (done, total) = reader.progress();
+        progress(done, total);
     }
     let summary = reader.summary().ok_or_else(|| memtrace_incomplete())?;
     let header = reader.header().clone();

@@ -2,18 +2,20 @@
 //! arguments, opens traces, runs analyzers and prints; every error is one
 //! line naming the file and the position, with a non-zero exit.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Instant;
 
 use clap::{Parser, Subcommand};
 use memtrace::{Header, TraceReader};
 use memtrace_analyzers::ard::Ard;
 use memtrace_analyzers::cache::ObjectCaches;
+use memtrace_analyzers::export::{Csv, EventFormat, JsonLines};
 use memtrace_analyzers::hist::{Hist, Weight};
 use memtrace_analyzers::info::Info;
 use memtrace_analyzers::render::{self, CacheRun, Named};
-use memtrace_analyzers::{replay, units};
+use memtrace_analyzers::{replay_with_progress, units, Analyzer};
 
 #[derive(Parser)]
 #[command(name = "analyze", version, about = "Replay memtrace traces offline: reuse distance, histograms, caches")]
@@ -58,6 +60,29 @@ enum Command {
         #[arg(required = true)]
         traces: Vec<PathBuf>,
     },
+    /// Check a trace completely (structure, event count, CRC-32); exit 0 if it is sound.
+    Verify {
+        #[arg(required = true)]
+        traces: Vec<PathBuf>,
+    },
+    /// Print every event, buffer names resolved: CSV (importable) or JSON Lines.
+    Export {
+        #[arg(long, conflicts_with = "jsonl")]
+        csv: bool,
+        #[arg(long)]
+        jsonl: bool,
+        /// Output file, or - for standard output.
+        #[arg(short, long, default_value = "-")]
+        output: PathBuf,
+        trace: PathBuf,
+    },
+    /// Where two traces first differ (event, step, buffer); exit 0 identical, 1 different, 2 trouble.
+    Diff {
+        #[arg(long)]
+        json: bool,
+        a: PathBuf,
+        b: PathBuf,
+    },
     /// Turn an `op,buffer,size[,offset][,step]` CSV into a trace.
     Import {
         csv: PathBuf,
@@ -80,6 +105,56 @@ fn fail(path: &Path, e: impl std::fmt::Display) -> Failure {
 
 fn open(path: &Path) -> Result<TraceReader, Failure> {
     TraceReader::open(path).map_err(|e| fail(path, e))
+}
+
+/// A progress bar on standard error for reads that take more than a second,
+/// only when standard error is a terminal.
+struct Progress {
+    started: Instant,
+    bar: Option<indicatif::ProgressBar>,
+    enabled: bool,
+    label: String,
+}
+
+impl Progress {
+    fn new(path: &Path) -> Progress {
+        Progress { started: Instant::now(), bar: None, enabled: std::io::stderr().is_terminal(), label: label(path) }
+    }
+
+    fn update(&mut self, done: u64, total: Option<u64>) {
+        if !self.enabled {
+            return;
+        }
+        if self.bar.is_none() && self.started.elapsed().as_secs_f64() > 1.0 {
+            let bar = indicatif::ProgressBar::new(total.unwrap_or(0));
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            ) {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            bar.set_message(self.label.clone());
+            self.bar = Some(bar);
+        }
+        if let Some(bar) = &self.bar {
+            bar.set_position(done);
+        }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// Replays `path` through an analyzer, with a progress bar on long reads.
+fn analyze<A: Analyzer>(path: &Path, make: impl FnOnce(&Header) -> A) -> Result<A::Report, Failure> {
+    let mut progress = Progress::new(path);
+    let (report, _, _) =
+        replay_with_progress(open(path)?, make, &mut |d, t| progress.update(d, t)).map_err(|e| fail(path, e))?;
+    Ok(report)
 }
 
 fn label(path: &Path) -> String {
@@ -107,10 +182,14 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let mut reports = Vec::new();
             for path in &traces {
                 let mut reader = open(path)?;
+                reader.compute_content_hash();
                 let header: Header = reader.header().clone();
                 let mut info = Info::new(&header);
+                let mut progress = Progress::new(path);
                 while let Some(batch) = reader.next_batch().map_err(|e| fail(path, e))? {
                     batch.iter().for_each(|e| info.event(e));
+                    let (d, t) = reader.progress();
+                    progress.update(d, t);
                 }
                 let summary = reader.summary().ok_or_else(|| fail(path, "the trace ended early"))?;
                 reports.push(Named { trace: label(path), report: info.finish(&header, &summary) });
@@ -124,8 +203,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Ard { json, traces } => {
             let mut reports = Vec::new();
             for path in &traces {
-                let (report, _, _) = replay(open(path)?, Ard::new).map_err(|e| fail(path, e))?;
-                reports.push(Named { trace: label(path), report });
+                reports.push(Named { trace: label(path), report: analyze(path, Ard::new)? });
             }
             if json {
                 print_json(&render::json_per_trace(&reports))
@@ -136,8 +214,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Hist { json, weight, traces } => {
             let mut reports = Vec::new();
             for path in &traces {
-                let (report, _, _) = replay(open(path)?, |h| Hist::new(h, weight)).map_err(|e| fail(path, e))?;
-                reports.push(Named { trace: label(path), report });
+                reports.push(Named { trace: label(path), report: analyze(path, |h| Hist::new(h, weight))? });
             }
             if json {
                 print_json(&render::json_per_trace(&reports))
@@ -149,9 +226,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let sizes: Vec<u64> = size.into_iter().flatten().collect();
             let mut runs = Vec::new();
             for path in &traces {
-                let (results, _, _) =
-                    replay(open(path)?, |h| ObjectCaches::new(h, &sizes)).map_err(|e| fail(path, e))?;
-                runs.push(CacheRun { trace: label(path), results });
+                runs.push(CacheRun { trace: label(path), results: analyze(path, |h| ObjectCaches::new(h, &sizes))? });
             }
             if json {
                 print_json(&render::cache_json(&runs))
@@ -159,6 +234,59 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 emit(&render::cache_text(&runs))
             }
         }
+        Command::Verify { traces } => {
+            for path in &traces {
+                let mut reader = open(path)?;
+                reader.compute_content_hash();
+                let mut progress = Progress::new(path);
+                while reader.next_batch().map_err(|e| fail(path, e))?.is_some() {
+                    let (d, t) = reader.progress();
+                    progress.update(d, t);
+                }
+                let s = reader.summary().ok_or_else(|| fail(path, "the trace ended early"))?;
+                emit(&format!(
+                    "{}: ok, format v{}, {} events, crc32 {:08x}, {}\n",
+                    path.display(),
+                    memtrace::FORMAT_VERSION,
+                    s.events,
+                    s.crc32,
+                    s.content_hash().unwrap_or_default()
+                ))?;
+            }
+            Ok(())
+        }
+        Command::Export { csv: _, jsonl, output, trace } => {
+            let mut format: Box<dyn EventFormat> = if jsonl { Box::new(JsonLines) } else { Box::new(Csv) };
+            let mut reader = open(&trace)?;
+            let header = reader.header().clone();
+            let to_stdout = output.as_os_str() == "-";
+            let mut sink: Box<dyn Write> = if to_stdout {
+                Box::new(std::io::BufWriter::new(std::io::stdout().lock()))
+            } else {
+                Box::new(std::io::BufWriter::new(std::fs::File::create(&output).map_err(|e| fail(&output, e))?))
+            };
+            let write_err = |e: std::io::Error| -> Failure {
+                if to_stdout {
+                    Failure(format!("cannot write output: {e}"))
+                } else {
+                    fail(&output, e)
+                }
+            };
+            let result = (|| -> Result<(), Failure> {
+                format.begin(&mut sink).map_err(write_err)?;
+                while let Some(batch) = reader.next_batch().map_err(|e| fail(&trace, e))? {
+                    for e in batch {
+                        format.event(&mut sink, &header, e).map_err(write_err)?;
+                    }
+                }
+                sink.flush().map_err(write_err)
+            })();
+            match result {
+                Err(Failure(m)) if to_stdout && m.contains("Broken pipe") => Ok(()),
+                other => other,
+            }
+        }
+        Command::Diff { .. } => unreachable!("handled in main"),
         Command::Import { csv, output } => {
             let mut header = Header::new("memtrace-import", env!("CARGO_PKG_VERSION"));
             header.set_metadata("source", csv.display().to_string());
@@ -176,8 +304,58 @@ fn run(cli: Cli) -> Result<(), Failure> {
     }
 }
 
+/// `analyze diff`: exit 0 identical, 1 different, 2 trouble (as `cmp` does).
+fn run_diff(json: bool, a: &Path, b: &Path) -> ExitCode {
+    let report = open(a).and_then(|ra| Ok((ra, open(b)?))).and_then(|(ra, rb)| {
+        memtrace_analyzers::diff::diff(ra, rb).map_err(|(which, e)| fail(if which == 0 { a } else { b }, e))
+    });
+    let report = match report {
+        Ok(r) => r,
+        Err(Failure(msg)) => {
+            eprintln!("analyze: {msg}");
+            return ExitCode::from(2);
+        }
+    };
+    let text = if json {
+        let mut v = serde_json::to_value(&report).unwrap_or_default();
+        v["a"] = serde_json::Value::String(label(a));
+        v["b"] = serde_json::Value::String(label(b));
+        format!("{}\n", serde_json::to_string_pretty(&v).unwrap_or_default())
+    } else if report.identical {
+        format!("identical: {} events, same accesses and buffers\n", report.events_compared)
+    } else {
+        let mut t = String::new();
+        if let Some(d) = &report.first_difference {
+            let show = |e: &Option<memtrace_analyzers::diff::NamedEvent>| {
+                e.as_ref().map_or("(no more events)".to_string(), |e| e.to_string())
+            };
+            t += &format!(
+                "first difference at event {} (step {}), after {} identical events:\n  {}: {}\n  {}: {}\n",
+                d.event,
+                d.step,
+                report.events_compared,
+                a.display(),
+                show(&d.a),
+                b.display(),
+                show(&d.b)
+            );
+        }
+        for bd in &report.buffer_differences {
+            t += &format!("buffer defined differently: {bd}\n");
+        }
+        t
+    };
+    if emit(&text).is_err() {
+        return ExitCode::from(2);
+    }
+    ExitCode::from(if report.identical { 0 } else { 1 })
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Diff { json, a, b } = &cli.command {
+        return run_diff(*json, a, b);
+    }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure(msg)) => {

@@ -205,7 +205,8 @@ pub fn info_text(reports: &[Named<InfoReport>]) -> String {
             thousands(r.elements_written)
         ));
         out.push_str(&format!("raw bytes  {}\n", thousands(r.raw_bytes)));
-        out.push_str(&format!("checksum   crc32 {} {}\n\n", r.crc32, r.checksum));
+        out.push_str(&format!("checksum   crc32 {} {}\n", r.crc32, r.checksum));
+        out.push_str(&format!("content    {}\n\n", r.content_hash));
         let mut t = Table::new(
             ["buffer", "role", "id", "length", "elem", "reads", "writes", "elems read", "elems written"]
                 .iter()

@@ -5,12 +5,11 @@
 
 #[path = "../../tests/common/mod.rs"]
 mod common;
+#[path = "../../tests/common/seed_summary.rs"]
+mod seed_summary;
 
 use assert_cmd::Command;
-use memtrace::{Header, TraceReader};
-use memtrace_analyzers::ard::Ard;
-use memtrace_analyzers::cache::ObjectCaches;
-use memtrace_analyzers::replay;
+use memtrace::Header;
 use serde_json::{json, Value};
 
 fn import(name: &str, dir: &tempfile::TempDir) -> std::path::PathBuf {
@@ -18,17 +17,6 @@ fn import(name: &str, dir: &tempfile::TempDir) -> std::path::PathBuf {
     let out = dir.path().join(format!("{name}.zst"));
     memtrace::import::import_csv(&csv, &out, Header::new("conformance", "0")).unwrap();
     out
-}
-
-fn summary(name: &str) -> Value {
-    common::read_json(common::reference().join("streams").join(format!("{name}.summary.json")))
-}
-
-/// The reference summary without its `protocol` note, cache keyed by floats.
-fn expected(name: &str) -> Value {
-    let mut s = summary(name);
-    s.as_object_mut().unwrap().remove("protocol");
-    s
 }
 
 #[test]
@@ -46,7 +34,7 @@ fn every_reference_stream_matches_through_the_library() {
             cache.insert(c.cache_size_floats.to_string(), serde_json::to_value(&c).unwrap());
         }
         actual["cache"] = Value::Object(cache);
-        failures.extend(common::compare(&name, &expected(&name), &actual));
+        failures.extend(common::compare(&name, &seed_summary::reference(&name), &actual));
     }
     assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
 }
@@ -79,7 +67,7 @@ fn every_reference_stream_matches_through_the_cli() {
             by_floats.insert(r["cache_size_floats"].to_string(), r.clone());
         }
         actual["cache"] = Value::Object(by_floats);
-        failures.extend(common::compare(&name, &expected(&name), &actual));
+        failures.extend(common::compare(&name, &seed_summary::reference(&name), &actual));
     }
     assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
 }
