@@ -25,16 +25,7 @@ fn every_reference_stream_matches_through_the_library() {
     let mut failures = Vec::new();
     for name in common::stream_names() {
         let trace = import(&name, &dir);
-        let (ard, _, _) = replay(TraceReader::open(&trace).unwrap(), Ard::new).unwrap();
-        let (caches, _, _) =
-            replay(TraceReader::open(&trace).unwrap(), |h| ObjectCaches::new(h, &[32768, 262144])).unwrap();
-        let mut actual = serde_json::to_value(&ard).unwrap();
-        let mut cache = serde_json::Map::new();
-        for c in caches {
-            cache.insert(c.cache_size_floats.to_string(), serde_json::to_value(&c).unwrap());
-        }
-        actual["cache"] = Value::Object(cache);
-        failures.extend(common::compare(&name, &seed_summary::reference(&name), &actual));
+        failures.extend(common::compare(&name, &seed_summary::reference(&name), &seed_summary::of_trace(&trace)));
     }
     assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
 }
