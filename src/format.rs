@@ -33,6 +33,52 @@ pub const MAX_NAME_LEN: usize = 4096;
 pub const MAX_VALUE_LEN: usize = 1 << 20;
 /// The zstd frame magic, little-endian `0xFD2FB528`.
 pub const ZSTD_MAGIC: [u8; 4] = [0x28, 0xB5, 0x2F, 0xFD];
+/// Bytes of the skippable zstd frame memtrace appends to compressed traces:
+/// magic `0x184D2A5E`, payload size 16, `MTZC`, CRC-32 and length of every
+/// compressed byte before it. zstd decoders skip it.
+pub const ZSTD_TRAILER_LEN: usize = 24;
+const ZSTD_TRAILER_MAGIC: u32 = 0x184D_2A5E;
+const ZSTD_TRAILER_TAG: [u8; 4] = *b"MTZC";
+
+/// The skippable frame that seals `len` compressed bytes with CRC-32 `crc`.
+pub fn encode_zstd_trailer(crc: u32, len: u64) -> [u8; ZSTD_TRAILER_LEN] {
+    let mut t = [0u8; ZSTD_TRAILER_LEN];
+    t[0..4].copy_from_slice(&ZSTD_TRAILER_MAGIC.to_le_bytes());
+    t[4..8].copy_from_slice(&16u32.to_le_bytes());
+    t[8..12].copy_from_slice(&ZSTD_TRAILER_TAG);
+    t[12..16].copy_from_slice(&crc.to_le_bytes());
+    t[16..24].copy_from_slice(&len.to_le_bytes());
+    t
+}
+
+/// What the last [`ZSTD_TRAILER_LEN`] bytes of a compressed trace are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ZstdTrailer {
+    /// memtrace's seal: CRC-32 and length of the compressed bytes before it.
+    Seal { crc: u32, len: u64 },
+    /// A 16-byte skippable frame that is not exactly the seal: a damaged seal.
+    Damaged,
+    /// No seal (a trace compressed by another tool).
+    Absent,
+}
+
+/// Classifies the last bytes of a compressed trace.
+pub fn decode_zstd_trailer(t: &[u8]) -> ZstdTrailer {
+    if t.len() != ZSTD_TRAILER_LEN {
+        return ZstdTrailer::Absent;
+    }
+    let magic = u32::from_le_bytes([t[0], t[1], t[2], t[3]]);
+    let skippable_16 = magic & 0xFFFF_FFF0 == 0x184D_2A50 && t[4..8] == 16u32.to_le_bytes();
+    if !skippable_16 {
+        return ZstdTrailer::Absent;
+    }
+    if magic != ZSTD_TRAILER_MAGIC || t[8..12] != ZSTD_TRAILER_TAG {
+        return ZstdTrailer::Damaged;
+    }
+    let crc = u32::from_le_bytes([t[12], t[13], t[14], t[15]]);
+    let len = u64::from_le_bytes([t[16], t[17], t[18], t[19], t[20], t[21], t[22], t[23]]);
+    ZstdTrailer::Seal { crc, len }
+}
 
 /// Index of a buffer in the header's buffer table.
 pub type BufferId = u32;

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::format::{self, Event, Header, EVENT_LEN, FOOTER_LEN, PREFIX_LEN, ZSTD_MAGIC};
+use crate::format::{self, Event, Header, EVENT_LEN, FOOTER_LEN, PREFIX_LEN, ZSTD_MAGIC, ZSTD_TRAILER_LEN};
 
 /// Events handed out per batch.
 const BATCH_EVENTS: usize = 16 * 1024;
@@ -59,8 +59,24 @@ impl TraceSummary {
     }
 }
 
+/// Bytes decoded in place: a memory-mapped file or a buffer.
+enum InPlace {
+    Map(memmap2::Mmap),
+    Owned(Vec<u8>),
+}
+
+impl std::ops::Deref for InPlace {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            InPlace::Map(m) => m,
+            InPlace::Owned(v) => v,
+        }
+    }
+}
+
 enum Source {
-    Mapped { map: memmap2::Mmap, pos: usize },
+    Mapped { map: InPlace, pos: usize },
     Stream { inner: Box<dyn Read + Send>, buf: Vec<u8>, start: usize, eof: bool },
 }
 
@@ -82,17 +98,72 @@ pub struct TraceReader {
     /// Bytes of the file consumed (compressed bytes for zstd), for progress bars.
     file_pos: Arc<AtomicU64>,
     file_len: Option<u64>,
+    /// For zstd input: the seal over the compressed bytes.
+    seal: Option<Arc<std::sync::Mutex<CompressedSeal>>>,
+}
+
+/// CRC-32 and length of the compressed bytes, all but the last
+/// [`ZSTD_TRAILER_LEN`], which are held back as the candidate trailer.
+#[derive(Default)]
+struct CompressedSeal {
+    crc: crc32fast::Hasher,
+    len: u64,
+    tail: Vec<u8>,
+}
+
+impl CompressedSeal {
+    fn feed(&mut self, bytes: &[u8]) {
+        self.tail.extend_from_slice(bytes);
+        if self.tail.len() > ZSTD_TRAILER_LEN {
+            let done = self.tail.len() - ZSTD_TRAILER_LEN;
+            self.crc.update(&self.tail[..done]);
+            self.len += done as u64;
+            self.tail.drain(..done);
+        }
+    }
+
+    /// Checks the trailer if the stream ends with one (traces compressed by
+    /// hand with `zstd` have none, and are accepted without).
+    fn check(&self) -> Result<()> {
+        let (crc, len) = match format::decode_zstd_trailer(&self.tail) {
+            format::ZstdTrailer::Absent => return Ok(()),
+            format::ZstdTrailer::Damaged => {
+                return Err(Error::at_byte(
+                    self.len,
+                    false,
+                    ErrorKind::Corrupt("the seal at the end of the compressed trace is damaged".into()),
+                ))
+            }
+            format::ZstdTrailer::Seal { crc, len } => (crc, len),
+        };
+        let computed = self.crc.clone().finalize();
+        if crc != computed || len != self.len {
+            return Err(Error::at_byte(
+                self.len,
+                false,
+                ErrorKind::Corrupt(format!(
+                    "the compressed bytes are damaged: their seal says crc32 {crc:08x} over {len} bytes, the file gives {computed:08x} over {}",
+                    self.len
+                )),
+            ));
+        }
+        Ok(())
+    }
 }
 
 struct CountingReader<R> {
     inner: R,
     count: Arc<AtomicU64>,
+    seal: Arc<std::sync::Mutex<CompressedSeal>>,
 }
 
 impl<R: Read> Read for CountingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.count.fetch_add(n as u64, Ordering::Relaxed);
+        if let Ok(mut seal) = self.seal.lock() {
+            seal.feed(&buf[..n]);
+        }
         Ok(n)
     }
 }
@@ -131,7 +202,7 @@ impl TraceReader {
             let map = unsafe { memmap2::Mmap::map(&file)? };
             #[cfg(unix)]
             let _ = map.advise(memmap2::Advice::Sequential);
-            return TraceReader::from_map(map);
+            return TraceReader::from_map(InPlace::Map(map));
         }
         use std::io::Seek;
         let mut file = file;
@@ -139,7 +210,19 @@ impl TraceReader {
         TraceReader::from_stream_sized(Box::new(file), Some(meta.len()))
     }
 
-    fn from_map(map: memmap2::Mmap) -> Result<TraceReader> {
+    /// Reads a trace held in memory, raw or zstd (raw is decoded in place).
+    pub fn from_bytes(bytes: Vec<u8>) -> Result<TraceReader> {
+        if bytes.is_empty() {
+            return Err(Error::new(ErrorKind::Empty));
+        }
+        if bytes.starts_with(&ZSTD_MAGIC) {
+            let len = bytes.len() as u64;
+            return TraceReader::from_stream_sized(Box::new(io::Cursor::new(bytes)), Some(len));
+        }
+        TraceReader::from_map(InPlace::Owned(bytes))
+    }
+
+    fn from_map(map: InPlace) -> Result<TraceReader> {
         let (header, header_len) = {
             let bytes: &[u8] = &map;
             check_magic(bytes, false)?;
@@ -180,6 +263,7 @@ impl TraceReader {
             summary: None,
             file_pos: Arc::new(AtomicU64::new(header_len as u64)),
             file_len: Some(file_len),
+            seal: None,
         })
     }
 
@@ -190,7 +274,9 @@ impl TraceReader {
 
     fn from_stream_sized(inner: Box<dyn Read + Send>, file_len: Option<u64>) -> Result<TraceReader> {
         let file_pos = Arc::new(AtomicU64::new(0));
-        let mut counted: Box<dyn Read + Send> = Box::new(CountingReader { inner, count: file_pos.clone() });
+        let seal = Arc::new(std::sync::Mutex::new(CompressedSeal::default()));
+        let mut counted: Box<dyn Read + Send> =
+            Box::new(CountingReader { inner, count: file_pos.clone(), seal: seal.clone() });
         let mut magic = [0u8; 4];
         let n = read_full(&mut counted, &mut magic)?;
         if n == 0 {
@@ -255,6 +341,7 @@ impl TraceReader {
             summary: None,
             file_pos,
             file_len,
+            seal: (encoding == Encoding::Zstd).then_some(seal),
         })
     }
 
@@ -402,6 +489,13 @@ impl TraceReader {
                 decompressed,
                 format!("the footer counts {count} events, the file holds {}", self.events_read),
             ));
+        }
+        if let Some(seal) = &self.seal {
+            // The decompressed stream has ended, so every compressed byte was read.
+            match seal.lock() {
+                Ok(seal) => seal.check()?,
+                Err(_) => return Err(Error::invalid("the compressed-byte seal was poisoned")),
+            }
         }
         let computed = self.crc.clone().finalize();
         if computed != stored {

@@ -231,7 +231,9 @@ fn write_blocks(
     let mut sink = match compression {
         Compression::None => Sink::Raw(BufWriter::with_capacity(1 << 20, file)),
         Compression::Zstd { level } => {
-            let mut enc = zstd::stream::write::Encoder::new(BufWriter::with_capacity(1 << 20, file), level)?;
+            let sealing =
+                Sealing { inner: BufWriter::with_capacity(1 << 20, file), crc: crc32fast::Hasher::new(), len: 0 };
+            let mut enc = zstd::stream::write::Encoder::new(sealing, level)?;
             enc.include_checksum(true)?;
             Sink::Zstd(enc)
         }
@@ -265,7 +267,26 @@ fn write_blocks(
 
 enum Sink {
     Raw(BufWriter<File>),
-    Zstd(zstd::stream::write::Encoder<'static, BufWriter<File>>),
+    Zstd(zstd::stream::write::Encoder<'static, Sealing<BufWriter<File>>>),
+}
+
+/// Passes bytes through, keeping their CRC-32 and count for the trailer.
+struct Sealing<W> {
+    inner: W,
+    crc: crc32fast::Hasher,
+    len: u64,
+}
+
+impl<W: Write> Write for Sealing<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.crc.update(&buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 impl Sink {
@@ -280,7 +301,13 @@ impl Sink {
     fn finish(self) -> io::Result<()> {
         match self {
             Sink::Raw(mut w) => w.flush(),
-            Sink::Zstd(w) => w.finish()?.flush(),
+            Sink::Zstd(w) => {
+                // The frame, then a skippable frame sealing every compressed byte.
+                let mut sealing = w.finish()?;
+                let trailer = format::encode_zstd_trailer(sealing.crc.clone().finalize(), sealing.len);
+                sealing.inner.write_all(&trailer)?;
+                sealing.inner.flush()
+            }
         }
     }
 }

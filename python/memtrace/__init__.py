@@ -292,7 +292,35 @@ class TraceWriter(object):
                     stacklevel=4,
                 )
                 return raw_file, lambda: None
+            sealed = _Sealing(raw_file)
             cctx = zstandard.ZstdCompressor(level=3, write_checksum=True)
-            writer = cctx.stream_writer(raw_file, closefd=False)
-            return writer, writer.close
+            writer = cctx.stream_writer(sealed, closefd=False)
+
+            def finish():
+                writer.close()
+                raw_file.write(sealed.trailer())
+
+            return writer, finish
         return raw_file, lambda: None
+
+
+class _Sealing(object):
+    """Passes compressed bytes through, keeping their CRC-32 and length for
+    the seal: a skippable zstd frame (magic 0x184D2A5E, size 16, ``MTZC``,
+    crc32, length) that decoders skip and memtrace readers verify."""
+
+    def __init__(self, raw):
+        self.raw = raw
+        self.crc = 0
+        self.len = 0
+
+    def write(self, data):
+        self.crc = zlib.crc32(data, self.crc)
+        self.len += len(data)
+        return self.raw.write(data)
+
+    def flush(self):
+        self.raw.flush()
+
+    def trailer(self):
+        return struct.pack("<II4sIQ", 0x184D2A5E, 16, b"MTZC", self.crc & 0xFFFFFFFF, self.len)
