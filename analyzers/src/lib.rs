@@ -17,6 +17,7 @@ pub mod diff;
 pub mod export;
 pub mod hist;
 pub mod info;
+pub mod linecache;
 pub mod render;
 pub mod table;
 pub mod units;

@@ -19,7 +19,13 @@ fn every_bad_input_is_refused_with_one_positioned_line() {
             continue;
         }
         let out = if name.ends_with(".csv") {
-            Command::cargo_bin("analyze").unwrap().arg("import").arg(&path).arg("-o").arg(out_dir.path().join("o.zst")).output()
+            Command::cargo_bin("analyze")
+                .unwrap()
+                .arg("import")
+                .arg(&path)
+                .arg("-o")
+                .arg(out_dir.path().join("o.zst"))
+                .output()
         } else {
             Command::cargo_bin("analyze").unwrap().arg("verify").arg(&path).output()
         }

@@ -1,0 +1,823 @@
+//! Caches like hardware: accesses expanded to cache lines, simulated under
+//! real replacement policies, fully or set associative.
+//!
+//! Layout (`docs/analyzers.md`, and the reference's `lines/README.md`):
+//! buffers are placed in one address space in the order of their first
+//! appearance in the trace, each aligned up to a line, as long as the
+//! buffer's elements; an access touches every line overlapping its bytes, in
+//! ascending order, and every touched line is one request; every request,
+//! read or write, allocates on a miss.
+//!
+//! The policies follow libCacheSim's implementations wherever a miss count
+//! depends on a detail (tests compare exact miss counts with it): `lru`,
+//! `fifo`, `clock` (one reference bit), `sieve`, `lfu` (FIFO among equal
+//! frequencies), `arc`, `s3fifo` (S3FIFO-0.1000-2), `opt` (Belady's MIN that
+//! always inserts), and `random`.
+
+use std::collections::{BinaryHeap, HashMap};
+
+use memtrace::{Event, Header, Op};
+
+const NIL: u32 = u32::MAX;
+
+/// Where each buffer's bytes are, assigned at the buffer's first appearance.
+pub struct LineLayout {
+    line: u64,
+    base: Vec<u64>,
+    len_bytes: Vec<u64>,
+    elem: Vec<u64>,
+    next_free: u64,
+    /// Buffers in the order they were placed, with their base address.
+    placed: Vec<(u64, u32)>,
+}
+
+impl LineLayout {
+    pub fn new(header: &Header, line_bytes: u64) -> LineLayout {
+        LineLayout {
+            line: line_bytes.max(1),
+            base: vec![u64::MAX; header.buffers.len()],
+            len_bytes: header.buffers.iter().map(|b| b.len.saturating_mul(b.elem_size as u64)).collect(),
+            elem: header.buffers.iter().map(|b| b.elem_size as u64).collect(),
+            next_free: 0,
+            placed: Vec::new(),
+        }
+    }
+
+    /// The first and last line (inclusive) an event touches.
+    #[inline]
+    pub fn lines(&mut self, e: &Event) -> (u64, u64) {
+        let b = e.buffer as usize;
+        if self.base[b] == u64::MAX {
+            let base = self.next_free.div_ceil(self.line).saturating_mul(self.line);
+            self.base[b] = base;
+            self.next_free = base.saturating_add(self.len_bytes[b]);
+            self.placed.push((base, e.buffer));
+        }
+        let start = self.base[b].saturating_add(e.offset.saturating_mul(self.elem[b]));
+        let end = start.saturating_add((e.len as u64).saturating_mul(self.elem[b]));
+        (start / self.line, end.saturating_sub(1).max(start) / self.line)
+    }
+
+    /// The buffer that owns `line` (the last placed at or before its address).
+    pub fn owner(&self, line: u64) -> Option<u32> {
+        let addr = line.saturating_mul(self.line);
+        let i = self.placed.partition_point(|&(base, _)| base <= addr);
+        (i > 0).then(|| self.placed[i - 1].1)
+    }
+
+    pub fn line_bytes(&self) -> u64 {
+        self.line
+    }
+}
+
+/// What one request did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Access {
+    pub hit: bool,
+    /// The line was (or stays) resident after the request.
+    pub resident: bool,
+    /// A line the request pushed out of the cache.
+    pub evicted: Option<u64>,
+}
+
+/// A replacement policy over unit-size lines.
+pub trait Policy: Send {
+    fn access(&mut self, line: u64) -> Access;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
+pub enum PolicyKind {
+    Lru,
+    Fifo,
+    Clock,
+    Sieve,
+    Lfu,
+    Arc,
+    S3fifo,
+    Random,
+    Opt,
+}
+
+impl PolicyKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            PolicyKind::Lru => "lru",
+            PolicyKind::Fifo => "fifo",
+            PolicyKind::Clock => "clock",
+            PolicyKind::Sieve => "sieve",
+            PolicyKind::Lfu => "lfu",
+            PolicyKind::Arc => "arc",
+            PolicyKind::S3fifo => "s3fifo",
+            PolicyKind::Random => "random",
+            PolicyKind::Opt => "opt",
+        }
+    }
+
+    /// A fully associative cache of `capacity` lines under this policy.
+    /// `opt` needs the future: see [`Belady::new`].
+    pub fn build(self, capacity: u64) -> Box<dyn Policy> {
+        let c = capacity as usize;
+        match self {
+            PolicyKind::Lru => Box::new(Queue::new(c, QueueKind::Lru)),
+            PolicyKind::Fifo => Box::new(Queue::new(c, QueueKind::Fifo)),
+            PolicyKind::Clock => Box::new(Queue::new(c, QueueKind::Clock)),
+            PolicyKind::Sieve => Box::new(Sieve::new(c)),
+            PolicyKind::Lfu => Box::new(Lfu::new(c)),
+            PolicyKind::Arc => Box::new(Arc::new(c)),
+            PolicyKind::S3fifo => Box::new(S3Fifo::new(c)),
+            PolicyKind::Random => Box::new(RandomEvict::new(c, 0x9E37_79B9_7F4A_7C15 ^ capacity)),
+            PolicyKind::Opt => unreachable!("opt is built from the request stream"),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Intrusive doubly linked lists over a node slab: head is the newest end.
+
+#[derive(Clone, Copy)]
+struct Node {
+    line: u64,
+    /// Toward the head (newer).
+    prev: u32,
+    /// Toward the tail (older).
+    next: u32,
+    freq: u32,
+    /// Which list the node is on (policy-specific).
+    list: u8,
+}
+
+#[derive(Clone, Copy)]
+struct List {
+    head: u32,
+    tail: u32,
+    len: usize,
+}
+
+impl List {
+    const EMPTY: List = List { head: NIL, tail: NIL, len: 0 };
+}
+
+#[derive(Default)]
+struct Slab {
+    nodes: Vec<Node>,
+    free: Vec<u32>,
+    map: HashMap<u64, u32>,
+}
+
+impl Slab {
+    fn alloc(&mut self, line: u64, list: u8) -> u32 {
+        let node = Node { line, prev: NIL, next: NIL, freq: 0, list };
+        let i = match self.free.pop() {
+            Some(i) => {
+                self.nodes[i as usize] = node;
+                i
+            }
+            None => {
+                self.nodes.push(node);
+                (self.nodes.len() - 1) as u32
+            }
+        };
+        self.map.insert(line, i);
+        i
+    }
+
+    fn release(&mut self, i: u32) {
+        let line = self.nodes[i as usize].line;
+        self.map.remove(&line);
+        self.free.push(i);
+    }
+
+    fn find(&self, line: u64) -> Option<u32> {
+        self.map.get(&line).copied()
+    }
+
+    fn push_head(&mut self, l: &mut List, i: u32) {
+        let old = l.head;
+        let n = &mut self.nodes[i as usize];
+        n.prev = NIL;
+        n.next = old;
+        match old {
+            NIL => l.tail = i,
+            o => self.nodes[o as usize].prev = i,
+        }
+        l.head = i;
+        l.len += 1;
+    }
+
+    fn push_tail(&mut self, l: &mut List, i: u32) {
+        let old = l.tail;
+        let n = &mut self.nodes[i as usize];
+        n.next = NIL;
+        n.prev = old;
+        match old {
+            NIL => l.head = i,
+            o => self.nodes[o as usize].next = i,
+        }
+        l.tail = i;
+        l.len += 1;
+    }
+
+    fn unlink(&mut self, l: &mut List, i: u32) {
+        let Node { prev, next, .. } = self.nodes[i as usize];
+        match prev {
+            NIL => l.head = next,
+            p => self.nodes[p as usize].next = next,
+        }
+        match next {
+            NIL => l.tail = prev,
+            n => self.nodes[n as usize].prev = prev,
+        }
+        l.len -= 1;
+    }
+
+    fn to_head(&mut self, l: &mut List, i: u32) {
+        if l.head != i {
+            self.unlink(l, i);
+            self.push_head(l, i);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// LRU, FIFO and Clock: one queue each.
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum QueueKind {
+    Lru,
+    Fifo,
+    Clock,
+}
+
+struct Queue {
+    cap: usize,
+    kind: QueueKind,
+    slab: Slab,
+    q: List,
+}
+
+impl Queue {
+    fn new(cap: usize, kind: QueueKind) -> Queue {
+        Queue { cap, kind, slab: Slab::default(), q: List::EMPTY }
+    }
+}
+
+impl Policy for Queue {
+    fn access(&mut self, line: u64) -> Access {
+        if let Some(i) = self.slab.find(line) {
+            match self.kind {
+                QueueKind::Lru => self.slab.to_head(&mut self.q, i),
+                QueueKind::Fifo => {}
+                QueueKind::Clock => self.slab.nodes[i as usize].freq = 1,
+            }
+            return Access { hit: true, resident: true, evicted: None };
+        }
+        if self.cap == 0 {
+            return Access::default();
+        }
+        let mut evicted = None;
+        if self.q.len >= self.cap {
+            let mut t = self.q.tail;
+            if self.kind == QueueKind::Clock {
+                while self.slab.nodes[t as usize].freq >= 1 {
+                    self.slab.nodes[t as usize].freq -= 1;
+                    self.slab.to_head(&mut self.q, t);
+                    t = self.q.tail;
+                }
+            }
+            evicted = Some(self.slab.nodes[t as usize].line);
+            self.slab.unlink(&mut self.q, t);
+            self.slab.release(t);
+        }
+        let i = self.slab.alloc(line, 0);
+        self.slab.push_head(&mut self.q, i);
+        Access { hit: false, resident: true, evicted }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// SIEVE (Zhang et al., NSDI 2024), with libCacheSim's hand.
+
+struct Sieve {
+    cap: usize,
+    slab: Slab,
+    q: List,
+    hand: u32,
+}
+
+impl Sieve {
+    fn new(cap: usize) -> Sieve {
+        Sieve { cap, slab: Slab::default(), q: List::EMPTY, hand: NIL }
+    }
+}
+
+impl Policy for Sieve {
+    fn access(&mut self, line: u64) -> Access {
+        if let Some(i) = self.slab.find(line) {
+            self.slab.nodes[i as usize].freq = 1;
+            return Access { hit: true, resident: true, evicted: None };
+        }
+        if self.cap == 0 {
+            return Access::default();
+        }
+        let mut evicted = None;
+        if self.q.len >= self.cap {
+            let mut o = if self.hand == NIL { self.q.tail } else { self.hand };
+            while self.slab.nodes[o as usize].freq > 0 {
+                self.slab.nodes[o as usize].freq -= 1;
+                let prev = self.slab.nodes[o as usize].prev;
+                o = if prev == NIL { self.q.tail } else { prev };
+            }
+            self.hand = self.slab.nodes[o as usize].prev;
+            evicted = Some(self.slab.nodes[o as usize].line);
+            self.slab.unlink(&mut self.q, o);
+            self.slab.release(o);
+        }
+        let i = self.slab.alloc(line, 0);
+        self.slab.push_head(&mut self.q, i);
+        Access { hit: false, resident: true, evicted }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// LFU: frequency buckets, FIFO within a bucket; a new line starts at 1.
+
+struct Lfu {
+    cap: usize,
+    slab: Slab,
+    buckets: Vec<List>,
+    min_freq: usize,
+    max_freq: usize,
+    len: usize,
+}
+
+impl Lfu {
+    fn new(cap: usize) -> Lfu {
+        Lfu { cap, slab: Slab::default(), buckets: vec![List::EMPTY; 2], min_freq: 1, max_freq: 1, len: 0 }
+    }
+
+    fn update_min(&mut self) {
+        for f in self.min_freq + 1..=self.max_freq {
+            if self.buckets[f].len > 0 {
+                self.min_freq = f;
+                return;
+            }
+        }
+    }
+}
+
+impl Policy for Lfu {
+    fn access(&mut self, line: u64) -> Access {
+        if let Some(i) = self.slab.find(line) {
+            let f = self.slab.nodes[i as usize].freq as usize;
+            let nf = f + 1;
+            if self.buckets.len() <= nf {
+                self.buckets.resize(nf + 1, List::EMPTY);
+            }
+            self.max_freq = self.max_freq.max(nf);
+            let mut old = self.buckets[f];
+            self.slab.unlink(&mut old, i);
+            self.buckets[f] = old;
+            let mut new = self.buckets[nf];
+            self.slab.push_tail(&mut new, i);
+            self.buckets[nf] = new;
+            self.slab.nodes[i as usize].freq = nf as u32;
+            if self.min_freq == f && self.buckets[f].len == 0 {
+                self.update_min();
+            }
+            return Access { hit: true, resident: true, evicted: None };
+        }
+        if self.cap == 0 {
+            return Access::default();
+        }
+        let mut evicted = None;
+        if self.len >= self.cap {
+            let f = self.min_freq;
+            let mut b = self.buckets[f];
+            let o = b.head;
+            self.slab.unlink(&mut b, o);
+            self.buckets[f] = b;
+            evicted = Some(self.slab.nodes[o as usize].line);
+            self.slab.release(o);
+            self.len -= 1;
+            if self.buckets[f].len == 0 {
+                self.update_min();
+            }
+        }
+        self.min_freq = 1;
+        let i = self.slab.alloc(line, 0);
+        self.slab.nodes[i as usize].freq = 1;
+        let mut b = self.buckets[1];
+        self.slab.push_tail(&mut b, i);
+        self.buckets[1] = b;
+        self.len += 1;
+        Access { hit: false, resident: true, evicted }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// ARC (Megiddo and Modha, 2003), as libCacheSim implements it: p and its
+// adaptation step are real numbers, REPLACE takes from T1 when T2 is empty,
+// and only a full cache evicts.
+
+const T1: u8 = 1;
+const T2: u8 = 2;
+const B1: u8 = 3;
+const B2: u8 = 4;
+
+struct Arc {
+    c: usize,
+    p: f64,
+    slab: Slab,
+    t1: List,
+    t2: List,
+    b1: List,
+    b2: List,
+}
+
+impl Arc {
+    fn new(c: usize) -> Arc {
+        Arc { c, p: 0.0, slab: Slab::default(), t1: List::EMPTY, t2: List::EMPTY, b1: List::EMPTY, b2: List::EMPTY }
+    }
+
+    fn list(&mut self, id: u8) -> &mut List {
+        match id {
+            T1 => &mut self.t1,
+            T2 => &mut self.t2,
+            B1 => &mut self.b1,
+            _ => &mut self.b2,
+        }
+    }
+
+    fn unlink_from(&mut self, id: u8, i: u32) {
+        let mut l = *self.list(id);
+        self.slab.unlink(&mut l, i);
+        *self.list(id) = l;
+    }
+
+    fn push_head_to(&mut self, id: u8, i: u32) {
+        let mut l = *self.list(id);
+        self.slab.push_head(&mut l, i);
+        *self.list(id) = l;
+        self.slab.nodes[i as usize].list = id;
+    }
+
+    /// REPLACE: moves the LRU line of T1 or T2 to its ghost list; returns it.
+    fn replace(&mut self, in_b2: bool) -> Option<u64> {
+        let t1 = self.t1.len as f64;
+        let from_t1 = (self.t1.len > 0 && (t1 > self.p || (t1 == self.p && in_b2))) || self.t2.len == 0;
+        let (from, to) = if from_t1 { (T1, B1) } else { (T2, B2) };
+        let o = self.list(from).tail;
+        if o == NIL {
+            return None;
+        }
+        self.unlink_from(from, o);
+        self.push_head_to(to, o);
+        Some(self.slab.nodes[o as usize].line)
+    }
+
+    fn drop_tail(&mut self, id: u8) -> Option<u64> {
+        let o = self.list(id).tail;
+        if o == NIL {
+            return None;
+        }
+        let line = self.slab.nodes[o as usize].line;
+        self.unlink_from(id, o);
+        self.slab.release(o);
+        Some(line)
+    }
+
+    /// Case IV of the paper: a miss on every list, with a full cache.
+    fn evict_on_miss(&mut self) -> Option<u64> {
+        if self.t1.len + self.b1.len + 1 > self.c {
+            if self.b1.len > 0 {
+                self.drop_tail(B1);
+                self.replace(false)
+            } else {
+                self.drop_tail(T1)
+            }
+        } else {
+            if self.t1.len + self.b1.len + self.t2.len + self.b2.len >= 2 * self.c {
+                self.drop_tail(B2);
+            }
+            self.replace(false)
+        }
+    }
+}
+
+impl Policy for Arc {
+    fn access(&mut self, line: u64) -> Access {
+        let mut ghost_hit = None;
+        if let Some(i) = self.slab.find(line) {
+            match self.slab.nodes[i as usize].list {
+                T1 => {
+                    self.unlink_from(T1, i);
+                    self.push_head_to(T2, i);
+                    return Access { hit: true, resident: true, evicted: None };
+                }
+                T2 => {
+                    let mut l = self.t2;
+                    self.slab.to_head(&mut l, i);
+                    self.t2 = l;
+                    return Access { hit: true, resident: true, evicted: None };
+                }
+                ghost => {
+                    let (b1, b2) = (self.b1.len as f64, self.b2.len as f64);
+                    if ghost == B1 {
+                        self.p = (self.p + (b2 / b1).max(1.0)).min(self.c as f64);
+                    } else {
+                        self.p = (self.p - (b1 / b2).max(1.0)).max(0.0);
+                    }
+                    self.unlink_from(ghost, i);
+                    self.slab.release(i);
+                    ghost_hit = Some(ghost);
+                }
+            }
+        }
+        if self.c == 0 {
+            return Access::default();
+        }
+        let mut evicted = None;
+        while self.t1.len + self.t2.len + 1 > self.c {
+            let e = match ghost_hit {
+                Some(g) => self.replace(g == B2),
+                None => self.evict_on_miss(),
+            };
+            evicted = e.or(evicted);
+        }
+        let i = self.slab.alloc(line, 0);
+        self.push_head_to(if ghost_hit.is_some() { T2 } else { T1 }, i);
+        Access { hit: false, resident: true, evicted }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// S3-FIFO (libCacheSim's S3FIFO-0.1000-2 of 2024-10): small FIFO, main
+// 2-bit clock, ghost. Every miss that is not a ghost hit goes to the small
+// FIFO (later versions send it to main while the small FIFO is full and
+// nothing was evicted yet; the reference's counts are the earlier rule's).
+
+const SMALL: u8 = 1;
+const MAIN: u8 = 2;
+const GHOST: u8 = 3;
+
+struct S3Fifo {
+    c: usize,
+    small_cap: usize,
+    main_cap: usize,
+    ghost_cap: usize,
+    slab: Slab,
+    small: List,
+    main: List,
+    ghost: List,
+}
+
+impl S3Fifo {
+    fn new(c: usize) -> S3Fifo {
+        let small_cap = (c as f64 * 0.10) as usize;
+        S3Fifo {
+            c,
+            small_cap,
+            main_cap: c - small_cap,
+            ghost_cap: (c as f64 * 0.90) as usize,
+            slab: Slab::default(),
+            small: List::EMPTY,
+            main: List::EMPTY,
+            ghost: List::EMPTY,
+        }
+    }
+
+    fn list(&mut self, id: u8) -> &mut List {
+        match id {
+            SMALL => &mut self.small,
+            MAIN => &mut self.main,
+            _ => &mut self.ghost,
+        }
+    }
+
+    fn insert_head(&mut self, id: u8, line: u64) -> u32 {
+        let i = self.slab.alloc(line, id);
+        let mut l = *self.list(id);
+        self.slab.push_head(&mut l, i);
+        *self.list(id) = l;
+        i
+    }
+
+    fn remove(&mut self, id: u8, i: u32) {
+        let mut l = *self.list(id);
+        self.slab.unlink(&mut l, i);
+        *self.list(id) = l;
+        self.slab.release(i);
+    }
+
+    fn ghost_add(&mut self, line: u64) {
+        if self.ghost_cap == 0 || self.slab.find(line).is_some() {
+            return;
+        }
+        while self.ghost.len >= self.ghost_cap {
+            let t = self.ghost.tail;
+            self.remove(GHOST, t);
+        }
+        self.insert_head(GHOST, line);
+    }
+
+    fn evict_small(&mut self) -> Option<u64> {
+        while self.small.len > 0 {
+            let t = self.small.tail;
+            let Node { line, freq, .. } = self.slab.nodes[t as usize];
+            self.remove(SMALL, t);
+            if freq >= 2 {
+                self.insert_head(MAIN, line);
+            } else {
+                self.ghost_add(line);
+                return Some(line);
+            }
+        }
+        None
+    }
+
+    fn evict_main(&mut self) -> Option<u64> {
+        while self.main.len > 0 {
+            let t = self.main.tail;
+            let Node { line, freq, .. } = self.slab.nodes[t as usize];
+            self.remove(MAIN, t);
+            if freq >= 1 {
+                let i = self.insert_head(MAIN, line);
+                self.slab.nodes[i as usize].freq = freq.min(3) - 1;
+            } else {
+                return Some(line);
+            }
+        }
+        None
+    }
+}
+
+impl Policy for S3Fifo {
+    fn access(&mut self, line: u64) -> Access {
+        let mut hit_on_ghost = false;
+        if let Some(i) = self.slab.find(line) {
+            match self.slab.nodes[i as usize].list {
+                SMALL | MAIN => {
+                    self.slab.nodes[i as usize].freq += 1;
+                    return Access { hit: true, resident: true, evicted: None };
+                }
+                _ => {
+                    self.remove(GHOST, i);
+                    hit_on_ghost = true;
+                }
+            }
+        }
+        // can_insert: the line must fit the small FIFO and the cache.
+        if self.small_cap < 1 || self.c < 1 {
+            return Access::default();
+        }
+        let mut evicted = None;
+        while self.small.len + self.main.len + 1 > self.c {
+            let e = if self.main.len > self.main_cap || self.small.len == 0 {
+                self.evict_main()
+            } else {
+                self.evict_small()
+            };
+            evicted = e.or(evicted);
+        }
+        let target = if hit_on_ghost {
+            MAIN
+        } else if 1 >= self.small_cap {
+            // A line as large as the small FIFO is not admitted.
+            return Access { hit: false, resident: false, evicted };
+        } else {
+            SMALL
+        };
+        self.insert_head(target, line);
+        Access { hit: false, resident: true, evicted }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Random eviction (a fixed-seed xorshift, so runs repeat).
+
+struct RandomEvict {
+    cap: usize,
+    lines: Vec<u64>,
+    pos: HashMap<u64, usize>,
+    state: u64,
+}
+
+impl RandomEvict {
+    fn new(cap: usize, seed: u64) -> RandomEvict {
+        RandomEvict { cap, lines: Vec::new(), pos: HashMap::new(), state: seed | 1 }
+    }
+}
+
+impl Policy for RandomEvict {
+    fn access(&mut self, line: u64) -> Access {
+        if self.pos.contains_key(&line) {
+            return Access { hit: true, resident: true, evicted: None };
+        }
+        if self.cap == 0 {
+            return Access::default();
+        }
+        let mut evicted = None;
+        if self.lines.len() >= self.cap {
+            self.state ^= self.state << 13;
+            self.state ^= self.state >> 7;
+            self.state ^= self.state << 17;
+            let k = (self.state % self.lines.len() as u64) as usize;
+            let victim = self.lines.swap_remove(k);
+            self.pos.remove(&victim);
+            if k < self.lines.len() {
+                self.pos.insert(self.lines[k], k);
+            }
+            evicted = Some(victim);
+        }
+        self.pos.insert(line, self.lines.len());
+        self.lines.push(line);
+        Access { hit: false, resident: true, evicted }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Belady's MIN as libCacheSim runs it: a miss always inserts, evicting the
+// resident line used farthest in the future (never again counts farthest).
+
+pub struct Belady {
+    cap: usize,
+    /// For request k, the index of the next request of the same line.
+    next_use: Vec<u64>,
+    k: usize,
+    resident: HashMap<u64, u64>,
+    heap: BinaryHeap<(u64, u64)>,
+}
+
+impl Belady {
+    /// Builds the oracle from the whole request stream.
+    pub fn new(cap: u64, requests: &[u64]) -> Belady {
+        let mut next_use = vec![u64::MAX; requests.len()];
+        let mut last: HashMap<u64, u64> = HashMap::new();
+        for (k, &line) in requests.iter().enumerate().rev() {
+            if let Some(&n) = last.get(&line) {
+                next_use[k] = n;
+            }
+            last.insert(line, k as u64);
+        }
+        Belady { cap: cap as usize, next_use, k: 0, resident: HashMap::new(), heap: BinaryHeap::new() }
+    }
+}
+
+impl Policy for Belady {
+    fn access(&mut self, line: u64) -> Access {
+        let next = self.next_use.get(self.k).copied().unwrap_or(u64::MAX);
+        self.k += 1;
+        if let Some(n) = self.resident.get_mut(&line) {
+            *n = next;
+            self.heap.push((next, line));
+            return Access { hit: true, resident: true, evicted: None };
+        }
+        if self.cap == 0 {
+            return Access::default();
+        }
+        let mut evicted = None;
+        if self.resident.len() >= self.cap {
+            while let Some((n, victim)) = self.heap.pop() {
+                if self.resident.get(&victim) == Some(&n) {
+                    self.resident.remove(&victim);
+                    evicted = Some(victim);
+                    break;
+                }
+            }
+        }
+        self.resident.insert(line, next);
+        self.heap.push((next, line));
+        Access { hit: false, resident: true, evicted }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Set associativity: independent sets of `ways` lines, indexed by the low
+// bits of the line number (line modulo the number of sets).
+
+pub struct SetAssociative {
+    sets: Vec<Box<dyn Policy>>,
+}
+
+impl SetAssociative {
+    pub fn new(kind: PolicyKind, capacity: u64, ways: u64) -> SetAssociative {
+        let n = (capacity / ways.max(1)).max(1);
+        SetAssociative { sets: (0..n).map(|_| kind.build(ways)).collect() }
+    }
+}
+
+impl Policy for SetAssociative {
+    fn access(&mut self, line: u64) -> Access {
+        let n = self.sets.len() as u64;
+        self.sets[(line % n) as usize].access(line)
+    }
+}
+
+/// Expands every event of a trace to its line requests: `(line, write, buffer)`.
+pub fn requests<'a>(layout: &'a mut LineLayout, events: &'a [Event]) -> impl Iterator<Item = (u64, bool, u32)> + 'a {
+    events.iter().flat_map(move |e| {
+        let (a, b) = layout.lines(e);
+        let w = e.op == Op::Write;
+        (a..=b).map(move |l| (l, w, e.buffer))
+    })
+}
