@@ -51,6 +51,26 @@ impl Analyzer for cache::ObjectCaches {
     }
 }
 
+impl Analyzer for linecache::LineCacheSim {
+    type Report = linecache::LineResult;
+    fn event(&mut self, e: &Event) {
+        linecache::LineCacheSim::event(self, e)
+    }
+    fn finish(self) -> linecache::LineResult {
+        linecache::LineCacheSim::finish(self)
+    }
+}
+
+impl Analyzer for linecache::RequestCollector {
+    type Report = Vec<u64>;
+    fn event(&mut self, e: &Event) {
+        linecache::RequestCollector::event(self, e)
+    }
+    fn finish(self) -> Vec<u64> {
+        self.requests
+    }
+}
+
 impl Analyzer for hist::Hist {
     type Report = hist::HistReport;
     fn event(&mut self, e: &Event) {

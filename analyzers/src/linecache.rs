@@ -17,6 +17,7 @@
 use std::collections::{BinaryHeap, HashMap};
 
 use memtrace::{Event, Header, Op};
+use serde::Serialize;
 
 const NIL: u32 = u32::MAX;
 
@@ -820,4 +821,202 @@ pub fn requests<'a>(layout: &'a mut LineLayout, events: &'a [Event]) -> impl Ite
         let w = e.op == Op::Write;
         (a..=b).map(move |l| (l, w, e.buffer))
     })
+}
+
+// ---------------------------------------------------------------------------
+// The line-cache analyzer: one policy, size and associativity over a trace.
+
+/// One simulated cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineConfig {
+    pub policy: PolicyKind,
+    pub size_bytes: u64,
+    pub line: u64,
+    /// Ways per set; `None` is fully associative.
+    pub assoc: Option<u64>,
+}
+
+impl LineConfig {
+    pub fn capacity_lines(&self) -> u64 {
+        self.size_bytes / self.line.max(1)
+    }
+}
+
+/// Hits, misses and traffic of some subset of requests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Traffic {
+    pub read_hits: u64,
+    pub read_misses: u64,
+    pub write_hits: u64,
+    pub write_misses: u64,
+    /// Bytes fetched from the next level: misses times the line size.
+    pub bytes_in: u64,
+    /// Bytes written to the next level: dirty lines evicted (or writes not admitted).
+    pub bytes_written_back: u64,
+}
+
+/// The result of one line cache. Field names are the JSON keys.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LineResult {
+    pub policy: &'static str,
+    pub granularity: &'static str,
+    pub line: u64,
+    /// `"full"` or the number of ways.
+    pub assoc: serde_json::Value,
+    pub size_bytes: u64,
+    pub capacity_lines: u64,
+    pub requests: u64,
+    pub hits: u64,
+    pub misses: u64,
+    pub hit_rate: f64,
+    pub miss_ratio: f64,
+    #[serde(flatten)]
+    pub traffic: Traffic,
+    /// By buffer role (parameter, activation, ...), the roles that occur.
+    pub per_role: std::collections::BTreeMap<&'static str, Traffic>,
+    /// By buffer name.
+    pub per_buffer: std::collections::BTreeMap<String, Traffic>,
+}
+
+pub struct LineCacheSim {
+    cfg: LineConfig,
+    policy: Box<dyn Policy>,
+    layout: LineLayout,
+    dirty: std::collections::HashSet<u64>,
+    total: Traffic,
+    per_buffer: Vec<Traffic>,
+    names: Vec<String>,
+    roles: Vec<memtrace::Role>,
+}
+
+impl LineCacheSim {
+    /// `requests` is the whole line-request stream, needed by `opt` only.
+    pub fn new(header: &Header, cfg: LineConfig, requests: Option<&[u64]>) -> LineCacheSim {
+        let cap = cfg.capacity_lines();
+        let policy: Box<dyn Policy> = match (cfg.policy, cfg.assoc) {
+            (PolicyKind::Opt, _) => Box::new(Belady::new(cap, requests.unwrap_or(&[]))),
+            (kind, Some(ways)) if ways < cap => Box::new(SetAssociative::new(kind, cap, ways)),
+            (kind, _) => kind.build(cap),
+        };
+        LineCacheSim {
+            cfg,
+            policy,
+            layout: LineLayout::new(header, cfg.line),
+            dirty: Default::default(),
+            total: Traffic::default(),
+            per_buffer: vec![Traffic::default(); header.buffers.len()],
+            names: header.buffers.iter().map(|b| b.name.clone()).collect(),
+            roles: header.buffers.iter().map(|b| b.role).collect(),
+        }
+    }
+
+    #[inline]
+    pub fn event(&mut self, e: &Event) {
+        let (first, last) = self.layout.lines(e);
+        let write = e.op == Op::Write;
+        let line = self.cfg.line;
+        for l in first..=last {
+            let a = self.policy.access(l);
+            let mut wb = 0;
+            if let Some(v) = a.evicted {
+                if self.dirty.remove(&v) {
+                    wb += line;
+                    if let Some(owner) = self.layout.owner(v) {
+                        self.per_buffer[owner as usize].bytes_written_back += line;
+                    }
+                }
+            }
+            if write {
+                if a.resident {
+                    self.dirty.insert(l);
+                } else {
+                    wb += line;
+                    self.per_buffer[e.buffer as usize].bytes_written_back += line;
+                }
+            }
+            let b = &mut self.per_buffer[e.buffer as usize];
+            for t in [&mut self.total, b] {
+                match (write, a.hit) {
+                    (false, true) => t.read_hits += 1,
+                    (false, false) => t.read_misses += 1,
+                    (true, true) => t.write_hits += 1,
+                    (true, false) => t.write_misses += 1,
+                }
+                if !a.hit {
+                    t.bytes_in += line;
+                }
+            }
+            self.total.bytes_written_back += wb;
+        }
+    }
+
+    pub fn finish(self) -> LineResult {
+        let t = self.total;
+        let hits = t.read_hits + t.write_hits;
+        let misses = t.read_misses + t.write_misses;
+        let requests = hits + misses;
+        let mut per_role: std::collections::BTreeMap<&'static str, Traffic> = Default::default();
+        let mut per_buffer = std::collections::BTreeMap::new();
+        for ((b, name), role) in self.per_buffer.iter().zip(&self.names).zip(&self.roles) {
+            if *b == Traffic::default() {
+                continue;
+            }
+            let r = per_role.entry(role.name()).or_default();
+            r.read_hits += b.read_hits;
+            r.read_misses += b.read_misses;
+            r.write_hits += b.write_hits;
+            r.write_misses += b.write_misses;
+            r.bytes_in += b.bytes_in;
+            r.bytes_written_back += b.bytes_written_back;
+            per_buffer.insert(name.clone(), *b);
+        }
+        let ratio = |a: u64| if requests == 0 { 0.0 } else { a as f64 / requests as f64 };
+        LineResult {
+            policy: self.cfg.policy.name(),
+            granularity: "line",
+            line: self.cfg.line,
+            assoc: match self.cfg.assoc {
+                Some(w) if w < self.cfg.capacity_lines() => serde_json::json!(w),
+                _ => serde_json::json!("full"),
+            },
+            size_bytes: self.cfg.size_bytes,
+            capacity_lines: self.cfg.capacity_lines(),
+            requests,
+            hits,
+            misses,
+            hit_rate: ratio(hits),
+            miss_ratio: ratio(misses),
+            traffic: t,
+            per_role,
+            per_buffer,
+        }
+    }
+}
+
+/// Collects the line-request stream of a trace (for `opt`, which needs the future).
+pub struct RequestCollector {
+    layout: LineLayout,
+    pub requests: Vec<u64>,
+}
+
+impl RequestCollector {
+    pub fn new(header: &Header, line: u64) -> RequestCollector {
+        RequestCollector { layout: LineLayout::new(header, line), requests: Vec::new() }
+    }
+
+    pub fn event(&mut self, e: &Event) {
+        let (a, b) = self.layout.lines(e);
+        self.requests.extend(a..=b);
+    }
+}
+
+/// `--assoc`: a number of ways or `full`.
+pub fn parse_assoc(s: &str) -> Result<Option<u64>, String> {
+    if s.eq_ignore_ascii_case("full") {
+        return Ok(None);
+    }
+    match s.parse::<u64>() {
+        Ok(0) | Err(_) => Err(format!("--assoc takes a number of ways (1, 2, 4, ...) or full; got {s:?}")),
+        Ok(w) => Ok(Some(w)),
+    }
 }

@@ -14,8 +14,10 @@ use memtrace_analyzers::cache::ObjectCaches;
 use memtrace_analyzers::export::{Csv, EventFormat, JsonLines};
 use memtrace_analyzers::hist::{Hist, Weight};
 use memtrace_analyzers::info::Info;
-use memtrace_analyzers::render::{self, CacheRun, Named};
+use memtrace_analyzers::linecache::{LineCacheSim, LineConfig, PolicyKind, RequestCollector};
+use memtrace_analyzers::render::{self, CacheRun, LineRun, Named};
 use memtrace_analyzers::{replay_with_progress, units, Analyzer};
+use rayon::prelude::*;
 
 #[derive(Parser)]
 #[command(name = "analyze", version, about = "Replay memtrace traces offline: reuse distance, histograms, caches")]
@@ -50,11 +52,23 @@ enum Command {
         #[arg(required = true)]
         traces: Vec<PathBuf>,
     },
-    /// The seeds' object LRU cache (fully associative, whole accessed ranges).
+    /// Cache simulation: the seeds' object LRU cache (default), or caches of lines like hardware.
     Cache {
         /// Cache sizes, comma separated: 32KiB,256KiB (a bare number is bytes; K, M, G are powers of 1024).
         #[arg(long, required = true, value_parser = parse_sizes)]
         size: Vec<Vec<u64>>,
+        /// object: the seeds' model (whole accessed ranges); line: cache lines like hardware.
+        #[arg(long, value_enum, default_value = "object")]
+        granularity: Granularity,
+        /// Line size in bytes (line granularity).
+        #[arg(long, default_value_t = 64)]
+        line: u64,
+        /// Ways per set, or full (line granularity).
+        #[arg(long, default_value = "full", value_parser = parse_ways)]
+        assoc: Ways,
+        /// Replacement policies, comma separated (line granularity; the object model is LRU).
+        #[arg(long, value_enum, value_delimiter = ',', default_value = "lru")]
+        policy: Vec<PolicyKind>,
         #[arg(long)]
         json: bool,
         #[arg(required = true)]
@@ -90,6 +104,20 @@ enum Command {
         #[arg(short, long)]
         output: PathBuf,
     },
+}
+
+/// `--assoc`: ways per set, `None` for fully associative.
+#[derive(Clone, Copy, Debug)]
+struct Ways(Option<u64>);
+
+fn parse_ways(s: &str) -> Result<Ways, String> {
+    memtrace_analyzers::linecache::parse_assoc(s).map(Ways)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Granularity {
+    Object,
+    Line,
 }
 
 fn parse_sizes(s: &str) -> Result<Vec<u64>, String> {
@@ -222,7 +250,49 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 emit(&render::hist_text(&reports))
             }
         }
-        Command::Cache { size, json, traces } => {
+        Command::Cache { size, granularity: Granularity::Line, line, assoc, policy, json, traces } => {
+            if line == 0 || !line.is_power_of_two() {
+                return Err(Failure(format!("--line {line}: a line size is a power of two")));
+            }
+            let sizes: Vec<u64> = size.into_iter().flatten().collect();
+            let configs: Vec<LineConfig> = sizes
+                .iter()
+                .flat_map(|&s| {
+                    policy.iter().map(move |&p| LineConfig { policy: p, size_bytes: s, line, assoc: assoc.0 })
+                })
+                .collect();
+            let mut runs = Vec::new();
+            for path in &traces {
+                let requests = if policy.contains(&PolicyKind::Opt) {
+                    Some(analyze(path, |h| RequestCollector::new(h, line))?)
+                } else {
+                    None
+                };
+                // Each configuration replays the trace on its own core.
+                let results: Result<Vec<_>, Failure> = configs
+                    .par_iter()
+                    .map(|cfg| {
+                        let (r, _, _) = memtrace_analyzers::replay(open(path)?, |h| {
+                            LineCacheSim::new(h, *cfg, requests.as_deref())
+                        })
+                        .map_err(|e| fail(path, e))?;
+                        Ok(r)
+                    })
+                    .collect();
+                runs.push(LineRun { trace: label(path), results: results? });
+            }
+            if json {
+                print_json(&render::line_cache_json(&runs))
+            } else {
+                emit(&render::line_cache_text(&runs))
+            }
+        }
+        Command::Cache { size, json, traces, policy, .. } => {
+            if policy.iter().any(|p| *p != PolicyKind::Lru) {
+                return Err(Failure(
+                    "the object cache is the seeds' LRU; other policies need --granularity line".into(),
+                ));
+            }
             let sizes: Vec<u64> = size.into_iter().flatten().collect();
             let mut runs = Vec::new();
             for path in &traces {

@@ -10,6 +10,7 @@ use crate::ard::ArdReport;
 use crate::cache::CacheResult;
 use crate::hist::{DistanceHistogram, HistReport};
 use crate::info::InfoReport;
+use crate::linecache::LineResult;
 use crate::table::{self, side_by_side, thousands, Table, Value};
 use crate::units::format_size;
 
@@ -228,6 +229,55 @@ pub fn info_text(reports: &[Named<InfoReport>]) -> String {
             ]);
         }
         out.push_str(&t.render());
+        out.push('\n');
+    }
+    out
+}
+
+/// Line-cache results of one trace, one per configuration.
+pub struct LineRun {
+    pub trace: String,
+    pub results: Vec<LineResult>,
+}
+
+pub fn line_cache_json(runs: &[LineRun]) -> Json {
+    let mut results = Vec::new();
+    for run in runs {
+        for r in &run.results {
+            let mut v = tagged_json(&Named { trace: run.trace.clone(), report: r.clone() });
+            v["cache_size_floats"] = Json::from(r.size_bytes / 4);
+            v["total_accesses"] = Json::from(r.requests);
+            results.push(v);
+        }
+    }
+    let mut map = Map::new();
+    map.insert("results".into(), Json::Array(results));
+    Json::Object(map)
+}
+
+pub fn line_cache_text(runs: &[LineRun]) -> String {
+    let traces: Vec<String> = runs.iter().map(|r| r.trace.clone()).collect();
+    let mut out = String::new();
+    let n = runs.first().map_or(0, |r| r.results.len());
+    for i in 0..n {
+        let first = &runs[0].results[i];
+        let col = |f: fn(&LineResult) -> Value| runs.iter().map(|r| f(&r.results[i])).collect::<Vec<_>>();
+        let rows = vec![
+            ("hit rate".to_string(), col(|r| Value::Percent(r.hit_rate))),
+            ("line requests".to_string(), col(|r| Value::Int(r.requests))),
+            ("read hits".to_string(), col(|r| Value::Int(r.traffic.read_hits))),
+            ("read misses".to_string(), col(|r| Value::Int(r.traffic.read_misses))),
+            ("write hits".to_string(), col(|r| Value::Int(r.traffic.write_hits))),
+            ("write misses".to_string(), col(|r| Value::Int(r.traffic.write_misses))),
+            ("bytes in".to_string(), col(|r| Value::Int(r.traffic.bytes_in))),
+            ("bytes written back".to_string(), col(|r| Value::Int(r.traffic.bytes_written_back))),
+        ];
+        let assoc = match &first.assoc {
+            Json::Number(w) => format!("{w}-way"),
+            _ => "fully assoc.".into(),
+        };
+        let head = format!("{} {} {}B lines, {}", first.policy, format_size(first.size_bytes), first.line, assoc);
+        out.push_str(&side_by_side(&head, &traces, &rows));
         out.push('\n');
     }
     out

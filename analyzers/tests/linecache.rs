@@ -66,3 +66,62 @@ fn every_policy_gives_libcachesims_exact_misses() {
     }
     assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
 }
+
+#[test]
+fn the_cli_reports_line_caches_with_the_documented_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = common::reference().join("streams/expb_h200_single32.events.csv");
+    let trace = dir.path().join("t.zst");
+    assert_cmd::Command::cargo_bin("analyze").unwrap().arg("import").arg(&csv).arg("-o").arg(&trace).assert().success();
+    let out = assert_cmd::Command::cargo_bin("analyze")
+        .unwrap()
+        .args(["cache", "--granularity", "line", "--size", "8KiB,32KiB", "--policy", "lru,opt", "--json"])
+        .arg(&trace)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let results = v["results"].as_array().unwrap();
+    assert_eq!(results.len(), 4);
+    let expected = common::read_json(common::reference().join("lines/expected.json"));
+    for r in results {
+        for key in [
+            "trace",
+            "policy",
+            "granularity",
+            "line",
+            "assoc",
+            "size_bytes",
+            "read_hits",
+            "read_misses",
+            "write_hits",
+            "write_misses",
+            "bytes_in",
+            "bytes_written_back",
+            "hits",
+            "misses",
+            "per_role",
+            "per_buffer",
+        ] {
+            assert!(r.get(key).is_some(), "no {key} in {r}");
+        }
+        assert_eq!(r["granularity"], "line");
+        assert_eq!(r["assoc"], "full");
+        let want =
+            &expected["expb_h200_single32"]["policies"][r["policy"].as_str().unwrap()][r["size_bytes"].to_string()];
+        assert_eq!(r["misses"], want["misses"], "{}", r["policy"]);
+        let misses = r["read_misses"].as_u64().unwrap() + r["write_misses"].as_u64().unwrap();
+        assert_eq!(r["misses"].as_u64().unwrap(), misses);
+        assert_eq!(r["bytes_in"].as_u64().unwrap(), misses * 64);
+        let roles: u64 = r["per_role"].as_object().unwrap().values().map(|t| t["bytes_in"].as_u64().unwrap()).sum();
+        assert_eq!(roles, misses * 64, "per-role traffic adds up");
+    }
+    // Other policies need line granularity.
+    let out = assert_cmd::Command::cargo_bin("analyze")
+        .unwrap()
+        .args(["cache", "--size", "8KiB", "--policy", "fifo"])
+        .arg(&trace)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+}
