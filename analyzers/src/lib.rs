@@ -18,6 +18,7 @@ pub mod export;
 pub mod hist;
 pub mod info;
 pub mod linecache;
+pub mod mrc;
 pub mod render;
 pub mod table;
 pub mod units;

@@ -74,6 +74,26 @@ enum Command {
         #[arg(required = true)]
         traces: Vec<PathBuf>,
     },
+    /// Exact LRU miss-ratio curve for every cache size, in one pass (line granularity).
+    Mrc {
+        /// Only at these sizes (comma list); without it, at every size where the curve changes.
+        #[arg(long, value_parser = parse_sizes)]
+        size: Vec<Vec<u64>>,
+        #[arg(long, default_value_t = 64)]
+        line: u64,
+        /// SHARDS spatial sampling: track this fraction of lines (0 < R <= 1).
+        #[arg(long, default_value_t = 1.0)]
+        sample: f64,
+        #[arg(long, conflicts_with = "csv")]
+        json: bool,
+        #[arg(long)]
+        csv: bool,
+        /// Also draw the curves (all traces on one plot) as SVG.
+        #[arg(long, value_name = "FILE.svg")]
+        plot: Option<PathBuf>,
+        #[arg(required = true)]
+        traces: Vec<PathBuf>,
+    },
     /// Check a trace completely (structure, event count, CRC-32); exit 0 if it is sound.
     Verify {
         #[arg(required = true)]
@@ -354,6 +374,36 @@ fn run(cli: Cli) -> Result<(), Failure> {
             match result {
                 Err(Failure(m)) if to_stdout && m.contains("Broken pipe") => Ok(()),
                 other => other,
+            }
+        }
+        Command::Mrc { size, line, sample, json, csv, plot, traces } => {
+            if line == 0 || !line.is_power_of_two() {
+                return Err(Failure(format!("--line {line}: a line size is a power of two")));
+            }
+            if !(sample > 0.0 && sample <= 1.0) {
+                return Err(Failure(format!("--sample {sample}: a fraction of lines, 0 < R <= 1")));
+            }
+            let sizes: Vec<u64> = size.into_iter().flatten().collect();
+            let mut curves = Vec::new();
+            for path in &traces {
+                let curve = analyze(path, |h| memtrace_analyzers::mrc::Mrc::new(h, line, sample))?;
+                curves.push((label(path), curve));
+            }
+            if let Some(svg) = &plot {
+                render::mrc_plot(svg, &curves).map_err(|e| fail(svg, e))?;
+            }
+            let points: Vec<(String, Vec<memtrace_analyzers::mrc::Point>)> = curves
+                .iter()
+                .map(|(t, c)| {
+                    (t.clone(), if sizes.is_empty() { c.steps() } else { sizes.iter().map(|&s| c.point(s)).collect() })
+                })
+                .collect();
+            if json {
+                print_json(&render::mrc_json(&points))
+            } else if csv {
+                emit(&render::mrc_csv(&points))
+            } else {
+                emit(&render::mrc_text(&points))
             }
         }
         Command::Diff { .. } => unreachable!("handled in main"),

@@ -282,3 +282,108 @@ pub fn line_cache_text(runs: &[LineRun]) -> String {
     }
     out
 }
+
+type CurvePoints = [(String, Vec<crate::mrc::Point>)];
+
+/// `{"points": [...]}` for one trace; an array of those, each with `trace`, for several.
+pub fn mrc_json(curves: &CurvePoints) -> Json {
+    let one = |(t, pts): &(String, Vec<crate::mrc::Point>)| {
+        let mut m = Map::new();
+        m.insert("trace".into(), Json::String(t.clone()));
+        m.insert("points".into(), serde_json::to_value(pts).unwrap_or_default());
+        Json::Object(m)
+    };
+    match curves {
+        [c] => one(c),
+        many => Json::Array(many.iter().map(one).collect()),
+    }
+}
+
+pub fn mrc_csv(curves: &CurvePoints) -> String {
+    let mut out = String::from("trace,size_bytes,misses,requests,miss_ratio\n");
+    for (t, pts) in curves {
+        for p in pts {
+            out.push_str(&format!("{t},{},{},{},{}\n", p.size_bytes, p.misses, p.requests, p.miss_ratio));
+        }
+    }
+    out
+}
+
+pub fn mrc_text(curves: &CurvePoints) -> String {
+    let mut out = String::new();
+    for (t, pts) in curves {
+        out.push_str(&format!("LRU miss-ratio curve of {t}\n"));
+        let mut table =
+            Table::new(["cache size", "misses", "requests", "miss ratio"].iter().map(|s| s.to_string()).collect());
+        for p in pts {
+            table.row(vec![
+                format_size(p.size_bytes),
+                thousands(p.misses),
+                thousands(p.requests),
+                format!("{:.4}", p.miss_ratio),
+            ]);
+        }
+        out.push_str(&table.render());
+        out.push('\n');
+    }
+    out
+}
+
+/// All curves on one SVG, cache size on a log scale.
+pub fn mrc_plot(path: &std::path::Path, curves: &[(String, crate::mrc::Curve)]) -> Result<(), String> {
+    use plotters::prelude::*;
+    let err = |e: &dyn std::fmt::Display| format!("cannot draw the plot: {e}");
+    let root = SVGBackend::new(path, (800, 480)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(&e))?;
+    let max_size = curves.iter().map(|(_, c)| (c.hist.len() as u64 + 1) * c.line).max().unwrap_or(64).max(128) as f64;
+    let mut chart = ChartBuilder::on(&root)
+        .caption("LRU miss-ratio curve", ("sans-serif", 20))
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(60)
+        .build_cartesian_2d((64.0..max_size).log_scale(), 0.0..1.0)
+        .map_err(|e| err(&e))?;
+    chart
+        .configure_mesh()
+        .x_desc("cache size (bytes, log scale)")
+        .y_desc("miss ratio")
+        .x_label_formatter(&|x| match *x {
+            x if x >= 1048576.0 => format!("{:.0}MiB", x / 1048576.0),
+            x if x >= 1024.0 => format!("{:.0}KiB", x / 1024.0),
+            x => format!("{x:.0}B"),
+        })
+        .draw()
+        .map_err(|e| err(&e))?;
+    let colors = [
+        RGBColor(31, 119, 180),
+        RGBColor(255, 127, 14),
+        RGBColor(44, 160, 44),
+        RGBColor(214, 39, 40),
+        RGBColor(148, 103, 189),
+    ];
+    for (i, (name, c)) in curves.iter().enumerate() {
+        let color = colors[i % colors.len()];
+        // A step function: the ratio drops at each size where lines start to hit.
+        let mut pts = Vec::new();
+        let mut prev = 1.0;
+        for p in c.steps().into_iter().filter(|p| p.size_bytes >= 64) {
+            pts.push((p.size_bytes as f64, prev));
+            pts.push((p.size_bytes as f64, p.miss_ratio));
+            prev = p.miss_ratio;
+        }
+        pts.push((max_size, prev));
+        chart
+            .draw_series(LineSeries::new(pts, color.stroke_width(2)))
+            .map_err(|e| err(&e))?
+            .label(name.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerLeft)
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| err(&e))?;
+    root.present().map_err(|e| err(&e))
+}

@@ -125,3 +125,32 @@ fn the_cli_reports_line_caches_with_the_documented_fields() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
 }
+
+#[test]
+fn the_one_pass_curve_gives_libcachesims_lru_misses_and_sampling_stays_close() {
+    let expected = common::read_json(common::reference().join("lines/expected.json"));
+    for (stream, e) in expected.as_object().unwrap() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = common::reference().join("streams").join(format!("{stream}.events.csv"));
+        let trace = dir.path().join("t.trace");
+        memtrace::import::import_csv(&csv, &trace, Header::new("t", "0")).unwrap();
+        let (curve, _, _) = memtrace_analyzers::replay(TraceReader::open(&trace).unwrap(), |h| {
+            memtrace_analyzers::mrc::Mrc::new(h, 64, 1.0)
+        })
+        .unwrap();
+        assert_eq!(curve.requests, e["requests"].as_u64().unwrap());
+        for (size, want) in e["policies"]["lru"].as_object().unwrap() {
+            let size: u64 = size.parse().unwrap();
+            assert_eq!(curve.misses_at(size), want["misses"].as_u64().unwrap(), "{stream} at {size} bytes");
+        }
+        // SHARDS at R = 0.5: every miss ratio within 0.05 of the exact curve here.
+        let (sampled, _, _) = memtrace_analyzers::replay(TraceReader::open(&trace).unwrap(), |h| {
+            memtrace_analyzers::mrc::Mrc::new(h, 64, 0.5)
+        })
+        .unwrap();
+        for size in [2048u64, 8192, 32768, 131072, 524288] {
+            let (a, b) = (curve.point(size).miss_ratio, sampled.point(size).miss_ratio);
+            assert!((a - b).abs() < 0.05, "{stream} at {size}: exact {a}, sampled {b}");
+        }
+    }
+}

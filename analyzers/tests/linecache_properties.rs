@@ -91,3 +91,32 @@ proptest! {
         }
     }
 }
+
+mod mrc {
+    use memtrace::{Buffer, Event, Header, Op, Role};
+    use memtrace_analyzers::linecache::PolicyKind;
+    use memtrace_analyzers::mrc::Mrc;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        /// One pass gives, at every size, what a separate LRU simulation gives.
+        #[test]
+        fn the_curve_equals_separate_simulations_at_every_size(lines in prop::collection::vec(0u64..40, 0..300)) {
+            let mut h = Header::new("p", "0");
+            h.add_buffer(Buffer { name: "b".into(), len: 40, elem_size: 64, role: Role::Other }).unwrap();
+            let mut m = Mrc::new(&h, 64, 1.0);
+            for &l in &lines {
+                m.event(&Event { buffer: 0, op: Op::Read, offset: l, len: 1, step: 0 });
+            }
+            let curve = m.finish();
+            // The buffer's first appearance puts it at address 0: element l is line l.
+            for cap in 0u64..42 {
+                let mut lru = PolicyKind::Lru.build(cap);
+                let sim = lines.iter().filter(|&&l| !lru.access(l).hit).count() as u64;
+                prop_assert_eq!(curve.misses_at(cap * 64), sim, "capacity {}", cap);
+            }
+        }
+    }
+}

@@ -1,0 +1,278 @@
+//! `analyze mrc`: the exact LRU miss-ratio curve for every cache size in one
+//! pass, from LRU stack distances (Mattson et al.): a request's distance is
+//! the number of distinct lines touched since the line's previous request,
+//! plus one; a fully associative LRU cache of C lines hits exactly the
+//! requests with distance <= C.
+//!
+//! Distances come from a Fenwick tree over the times of each line's latest
+//! request (O(log n) per request). Times are renumbered whenever they run
+//! out of room, so memory follows the number of distinct lines, not the
+//! length of the trace.
+//!
+//! `--sample R` is SHARDS-style spatial sampling (Waldspurger et al., FAST
+//! 2015): only lines whose hash falls below R are tracked, and their
+//! distances and counts are scaled by 1/R.
+
+use std::collections::HashMap;
+
+use memtrace::{Event, Header};
+use serde::Serialize;
+
+use crate::linecache::LineLayout;
+
+struct Fenwick {
+    tree: Vec<i64>,
+}
+
+impl Fenwick {
+    fn new(n: usize) -> Fenwick {
+        Fenwick { tree: vec![0; n + 1] }
+    }
+    fn add(&mut self, i: usize, v: i64) {
+        let mut i = i + 1;
+        while i < self.tree.len() {
+            self.tree[i] += v;
+            i += i & i.wrapping_neg();
+        }
+    }
+    /// Sum of positions [0, i).
+    fn prefix(&self, i: usize) -> i64 {
+        let mut i = i;
+        let mut s = 0;
+        while i > 0 {
+            s += self.tree[i];
+            i -= i & i.wrapping_neg();
+        }
+        s
+    }
+}
+
+/// LRU stack distances, one request at a time.
+pub struct StackDistances {
+    last: HashMap<u64, usize>,
+    tree: Fenwick,
+    capacity: usize,
+    now: usize,
+}
+
+impl Default for StackDistances {
+    fn default() -> Self {
+        StackDistances::new()
+    }
+}
+
+impl StackDistances {
+    pub fn new() -> StackDistances {
+        StackDistances { last: HashMap::new(), tree: Fenwick::new(1024), capacity: 1024, now: 0 }
+    }
+
+    /// The distance of a request of `line` (`None`: first request, a cold miss).
+    pub fn access(&mut self, line: u64) -> Option<u64> {
+        if self.now == self.capacity {
+            self.compact();
+        }
+        let t = self.now;
+        self.now += 1;
+        let d = match self.last.insert(line, t) {
+            Some(prev) => {
+                let between = self.tree.prefix(t) - self.tree.prefix(prev + 1);
+                self.tree.add(prev, -1);
+                Some(between as u64 + 1)
+            }
+            None => None,
+        };
+        self.tree.add(t, 1);
+        d
+    }
+
+    /// Renumbers the latest-request times 0..distinct, keeping their order.
+    fn compact(&mut self) {
+        let mut order: Vec<(usize, u64)> = self.last.iter().map(|(&l, &t)| (t, l)).collect();
+        order.sort_unstable();
+        self.capacity = (order.len() * 2).max(1024);
+        self.tree = Fenwick::new(self.capacity);
+        for (i, &(_, line)) in order.iter().enumerate() {
+            self.last.insert(line, i);
+            self.tree.add(i, 1);
+        }
+        self.now = order.len();
+    }
+
+    pub fn distinct(&self) -> usize {
+        self.last.len()
+    }
+}
+
+/// One point of the curve.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Point {
+    pub size_bytes: u64,
+    pub misses: u64,
+    pub requests: u64,
+    pub miss_ratio: f64,
+}
+
+/// The distance histogram of a trace, from which any point of the curve follows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Curve {
+    pub line: u64,
+    pub requests: u64,
+    pub cold: u64,
+    /// `hist[d]`: requests with stack distance d (index 0 unused).
+    pub hist: Vec<u64>,
+    pub sample: f64,
+}
+
+impl Curve {
+    /// Misses of a fully associative LRU cache of `size_bytes`.
+    pub fn misses_at(&self, size_bytes: u64) -> u64 {
+        let lines = (size_bytes / self.line) as usize;
+        let hits: u64 = self.hist.iter().take(lines + 1).sum();
+        self.requests - hits
+    }
+
+    pub fn point(&self, size_bytes: u64) -> Point {
+        let misses = self.misses_at(size_bytes);
+        Point { size_bytes, misses, requests: self.requests, miss_ratio: ratio(misses, self.requests) }
+    }
+
+    /// The points where the curve changes: each distance that occurs, and 0.
+    pub fn steps(&self) -> Vec<Point> {
+        let mut out = vec![self.point(0)];
+        let mut misses = self.requests;
+        for (d, &n) in self.hist.iter().enumerate().skip(1) {
+            if n > 0 {
+                misses -= n;
+                let size_bytes = d as u64 * self.line;
+                out.push(Point {
+                    size_bytes,
+                    misses,
+                    requests: self.requests,
+                    miss_ratio: ratio(misses, self.requests),
+                });
+            }
+        }
+        out
+    }
+}
+
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 {
+        0.0
+    } else {
+        a as f64 / b as f64
+    }
+}
+
+/// Builds a [`Curve`] from a trace's events.
+pub struct Mrc {
+    layout: LineLayout,
+    stack: StackDistances,
+    hist: Vec<u64>,
+    requests: u64,
+    cold: u64,
+    /// Sampling threshold on a 24-bit hash, and the scale 1/R.
+    threshold: u64,
+    sample: f64,
+}
+
+const HASH_SPACE: u64 = 1 << 24;
+
+#[inline]
+fn spread(line: u64) -> u64 {
+    // SplitMix64's finalizer: a well-mixed hash so that sampling is spatially uniform.
+    let mut z = line.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    (z ^ (z >> 31)) % HASH_SPACE
+}
+
+impl Mrc {
+    /// `sample` in (0, 1]: the fraction of lines tracked (1: exact).
+    pub fn new(header: &Header, line: u64, sample: f64) -> Mrc {
+        let sample = if sample > 0.0 && sample <= 1.0 { sample } else { 1.0 };
+        Mrc {
+            layout: LineLayout::new(header, line),
+            stack: StackDistances::new(),
+            hist: vec![0; 2],
+            requests: 0,
+            cold: 0,
+            threshold: (sample * HASH_SPACE as f64).round() as u64,
+            sample,
+        }
+    }
+
+    #[inline]
+    pub fn event(&mut self, e: &Event) {
+        let (a, b) = self.layout.lines(e);
+        let exact = self.sample >= 1.0;
+        for l in a..=b {
+            if !exact && spread(l) >= self.threshold {
+                continue;
+            }
+            self.requests += 1;
+            match self.stack.access(l) {
+                Some(d) => {
+                    let d = if exact { d as usize } else { (d as f64 / self.sample).round().max(1.0) as usize };
+                    if d >= self.hist.len() {
+                        self.hist.resize((d + 1).next_power_of_two(), 0);
+                    }
+                    self.hist[d] += 1;
+                }
+                None => self.cold += 1,
+            }
+        }
+    }
+
+    pub fn finish(self) -> Curve {
+        let scale = |n: u64| if self.sample >= 1.0 { n } else { (n as f64 / self.sample).round() as u64 };
+        let mut hist: Vec<u64> = self.hist.iter().map(|&n| scale(n)).collect();
+        let requests = hist.iter().sum::<u64>() + scale(self.cold);
+        while hist.len() > 2 && hist.last() == Some(&0) {
+            hist.pop();
+        }
+        Curve { line: self.layout.line_bytes(), requests, cold: scale(self.cold), hist, sample: self.sample }
+    }
+}
+
+impl crate::Analyzer for Mrc {
+    type Report = Curve;
+    fn event(&mut self, e: &Event) {
+        Mrc::event(self, e)
+    }
+    fn finish(self) -> Curve {
+        Mrc::finish(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stack_distances_count_distinct_lines_in_between() {
+        let mut s = StackDistances::new();
+        let d: Vec<Option<u64>> = [1, 2, 3, 1, 1, 2, 3, 3].iter().map(|&l| s.access(l)).collect();
+        assert_eq!(d, [None, None, None, Some(3), Some(1), Some(3), Some(3), Some(1)]);
+    }
+
+    #[test]
+    fn compaction_keeps_distances() {
+        let mut a = StackDistances::new();
+        let mut naive: Vec<u64> = Vec::new();
+        for k in 0..20_000u64 {
+            let line = (k * 7919) % 300;
+            let got = a.access(line);
+            let want = naive.iter().rev().position(|&x| x == line).map(|p| {
+                let tail = &naive[naive.len() - p..];
+                tail.iter().collect::<std::collections::HashSet<_>>().len() as u64 + 1
+            });
+            assert_eq!(got, want, "request {k}");
+            naive.push(line);
+            if naive.len() > 4000 {
+                naive.drain(..1000);
+            }
+        }
+        assert!(a.capacity < 5000, "memory follows distinct lines");
+    }
+}
