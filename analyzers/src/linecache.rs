@@ -14,7 +14,9 @@
 //! frequencies), `arc`, `s3fifo` (S3FIFO-0.1000-2), `opt` (Belady's MIN that
 //! always inserts), and `random`.
 
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
+
+use crate::linemap::{LineHashMap, LineMap};
 
 use memtrace::{Event, Header, Op};
 use serde::Serialize;
@@ -59,6 +61,12 @@ impl LineLayout {
         (start / self.line, end.saturating_sub(1).max(start) / self.line)
     }
 
+    /// The bytes an event reads or writes.
+    #[inline]
+    pub fn bytes(&self, e: &Event) -> u64 {
+        (e.len as u64).saturating_mul(self.elem.get(e.buffer as usize).copied().unwrap_or(4))
+    }
+
     /// The buffer that owns `line` (the last placed at or before its address).
     pub fn owner(&self, line: u64) -> Option<u32> {
         let addr = line.saturating_mul(self.line);
@@ -84,6 +92,9 @@ pub struct Access {
 /// A replacement policy over unit-size lines.
 pub trait Policy: Send {
     fn access(&mut self, line: u64) -> Access;
+    /// Drops `line` if resident (an inclusive hierarchy's back-invalidation);
+    /// returns whether it was. Ghost entries are left as they are.
+    fn remove(&mut self, line: u64) -> bool;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
@@ -162,7 +173,7 @@ impl List {
 struct Slab {
     nodes: Vec<Node>,
     free: Vec<u32>,
-    map: HashMap<u64, u32>,
+    map: LineMap,
 }
 
 impl Slab {
@@ -184,12 +195,12 @@ impl Slab {
 
     fn release(&mut self, i: u32) {
         let line = self.nodes[i as usize].line;
-        self.map.remove(&line);
+        self.map.remove(line);
         self.free.push(i);
     }
 
     fn find(&self, line: u64) -> Option<u32> {
-        self.map.get(&line).copied()
+        self.map.get(line)
     }
 
     fn push_head(&mut self, l: &mut List, i: u32) {
@@ -293,6 +304,13 @@ impl Policy for Queue {
         self.slab.push_head(&mut self.q, i);
         Access { hit: false, resident: true, evicted }
     }
+
+    fn remove(&mut self, line: u64) -> bool {
+        let Some(i) = self.slab.find(line) else { return false };
+        self.slab.unlink(&mut self.q, i);
+        self.slab.release(i);
+        true
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -336,6 +354,16 @@ impl Policy for Sieve {
         let i = self.slab.alloc(line, 0);
         self.slab.push_head(&mut self.q, i);
         Access { hit: false, resident: true, evicted }
+    }
+
+    fn remove(&mut self, line: u64) -> bool {
+        let Some(i) = self.slab.find(line) else { return false };
+        if self.hand == i {
+            self.hand = self.slab.nodes[i as usize].prev;
+        }
+        self.slab.unlink(&mut self.q, i);
+        self.slab.release(i);
+        true
     }
 }
 
@@ -412,6 +440,20 @@ impl Policy for Lfu {
         self.buckets[1] = b;
         self.len += 1;
         Access { hit: false, resident: true, evicted }
+    }
+
+    fn remove(&mut self, line: u64) -> bool {
+        let Some(i) = self.slab.find(line) else { return false };
+        let f = self.slab.nodes[i as usize].freq as usize;
+        let mut b = self.buckets[f];
+        self.slab.unlink(&mut b, i);
+        self.buckets[f] = b;
+        self.slab.release(i);
+        self.len -= 1;
+        if self.min_freq == f && self.buckets[f].len == 0 {
+            self.update_min();
+        }
+        true
     }
 }
 
@@ -548,6 +590,17 @@ impl Policy for Arc {
         let i = self.slab.alloc(line, 0);
         self.push_head_to(if ghost_hit.is_some() { T2 } else { T1 }, i);
         Access { hit: false, resident: true, evicted }
+    }
+
+    fn remove(&mut self, line: u64) -> bool {
+        let Some(i) = self.slab.find(line) else { return false };
+        let id = self.slab.nodes[i as usize].list;
+        if id != T1 && id != T2 {
+            return false;
+        }
+        self.unlink_from(id, i);
+        self.slab.release(i);
+        true
     }
 }
 
@@ -691,6 +744,16 @@ impl Policy for S3Fifo {
         self.insert_head(target, line);
         Access { hit: false, resident: true, evicted }
     }
+
+    fn remove(&mut self, line: u64) -> bool {
+        let Some(i) = self.slab.find(line) else { return false };
+        let id = self.slab.nodes[i as usize].list;
+        if id == GHOST {
+            return false;
+        }
+        S3Fifo::remove(self, id, i);
+        true
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -699,19 +762,19 @@ impl Policy for S3Fifo {
 struct RandomEvict {
     cap: usize,
     lines: Vec<u64>,
-    pos: HashMap<u64, usize>,
+    pos: LineMap,
     state: u64,
 }
 
 impl RandomEvict {
     fn new(cap: usize, seed: u64) -> RandomEvict {
-        RandomEvict { cap, lines: Vec::new(), pos: HashMap::new(), state: seed | 1 }
+        RandomEvict { cap, lines: Vec::new(), pos: LineMap::new(), state: seed | 1 }
     }
 }
 
 impl Policy for RandomEvict {
     fn access(&mut self, line: u64) -> Access {
-        if self.pos.contains_key(&line) {
+        if self.pos.get(line).is_some() {
             return Access { hit: true, resident: true, evicted: None };
         }
         if self.cap == 0 {
@@ -724,15 +787,25 @@ impl Policy for RandomEvict {
             self.state ^= self.state << 17;
             let k = (self.state % self.lines.len() as u64) as usize;
             let victim = self.lines.swap_remove(k);
-            self.pos.remove(&victim);
+            self.pos.remove(victim);
             if k < self.lines.len() {
-                self.pos.insert(self.lines[k], k);
+                self.pos.insert(self.lines[k], k as u32);
             }
             evicted = Some(victim);
         }
-        self.pos.insert(line, self.lines.len());
+        self.pos.insert(line, self.lines.len() as u32);
         self.lines.push(line);
         Access { hit: false, resident: true, evicted }
+    }
+
+    fn remove(&mut self, line: u64) -> bool {
+        let Some(k) = self.pos.remove(line) else { return false };
+        let k = k as usize;
+        self.lines.swap_remove(k);
+        if k < self.lines.len() {
+            self.pos.insert(self.lines[k], k as u32);
+        }
+        true
     }
 }
 
@@ -745,7 +818,7 @@ pub struct Belady {
     /// For request k, the index of the next request of the same line.
     next_use: Vec<u64>,
     k: usize,
-    resident: HashMap<u64, u64>,
+    resident: LineHashMap<u64>,
     heap: BinaryHeap<(u64, u64)>,
 }
 
@@ -753,14 +826,14 @@ impl Belady {
     /// Builds the oracle from the whole request stream.
     pub fn new(cap: u64, requests: &[u64]) -> Belady {
         let mut next_use = vec![u64::MAX; requests.len()];
-        let mut last: HashMap<u64, u64> = HashMap::new();
+        let mut last: LineHashMap<u64> = LineHashMap::default();
         for (k, &line) in requests.iter().enumerate().rev() {
             if let Some(&n) = last.get(&line) {
                 next_use[k] = n;
             }
             last.insert(line, k as u64);
         }
-        Belady { cap: cap as usize, next_use, k: 0, resident: HashMap::new(), heap: BinaryHeap::new() }
+        Belady { cap: cap as usize, next_use, k: 0, resident: LineHashMap::default(), heap: BinaryHeap::new() }
     }
 }
 
@@ -790,6 +863,11 @@ impl Policy for Belady {
         self.heap.push((next, line));
         Access { hit: false, resident: true, evicted }
     }
+
+    fn remove(&mut self, line: u64) -> bool {
+        // The heap's entry for it goes stale: eviction skips entries that do not match `resident`.
+        self.resident.remove(&line).is_some()
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -811,6 +889,11 @@ impl Policy for SetAssociative {
     fn access(&mut self, line: u64) -> Access {
         let n = self.sets.len() as u64;
         self.sets[(line % n) as usize].access(line)
+    }
+
+    fn remove(&mut self, line: u64) -> bool {
+        let n = self.sets.len() as u64;
+        self.sets[(line % n) as usize].remove(line)
     }
 }
 
@@ -882,7 +965,8 @@ pub struct LineCacheSim {
     cfg: LineConfig,
     policy: Box<dyn Policy>,
     layout: LineLayout,
-    dirty: std::collections::HashSet<u64>,
+    /// Lines written since they were fetched (value 1).
+    dirty: LineMap,
     total: Traffic,
     per_buffer: Vec<Traffic>,
     names: Vec<String>,
@@ -919,7 +1003,7 @@ impl LineCacheSim {
             let a = self.policy.access(l);
             let mut wb = 0;
             if let Some(v) = a.evicted {
-                if self.dirty.remove(&v) {
+                if self.dirty.remove(v).is_some() {
                     wb += line;
                     if let Some(owner) = self.layout.owner(v) {
                         self.per_buffer[owner as usize].bytes_written_back += line;
@@ -928,7 +1012,7 @@ impl LineCacheSim {
             }
             if write {
                 if a.resident {
-                    self.dirty.insert(l);
+                    self.dirty.insert(l, 1);
                 } else {
                     wb += line;
                     self.per_buffer[e.buffer as usize].bytes_written_back += line;

@@ -94,6 +94,24 @@ enum Command {
         #[arg(required = true)]
         traces: Vec<PathBuf>,
     },
+    /// Energy of the data movement in an inclusive cache hierarchy: per step, per sample, by role.
+    Energy {
+        /// A cache level, from L1 down: SIZE[:WAYS|full[:POLICY]] (repeat; default 32KiB:8:lru and 1MiB:16:lru).
+        #[arg(long = "level", value_parser = memtrace_analyzers::energy::parse_level)]
+        levels: Vec<memtrace_analyzers::energy::LevelConfig>,
+        #[arg(long, default_value_t = 64)]
+        line: u64,
+        /// Picojoules per 64-bit word at each level then DRAM, comma separated (default: Horowitz, ISSCC 2014).
+        #[arg(long, value_delimiter = ',')]
+        pj_per_word: Vec<f64>,
+        /// Samples per step (default: the trace's `batch` metadata, else 1).
+        #[arg(long)]
+        batch: Option<u64>,
+        #[arg(long)]
+        json: bool,
+        #[arg(required = true)]
+        traces: Vec<PathBuf>,
+    },
     /// Check a trace completely (structure, event count, CRC-32); exit 0 if it is sound.
     Verify {
         #[arg(required = true)]
@@ -404,6 +422,50 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 emit(&render::mrc_csv(&points))
             } else {
                 emit(&render::mrc_text(&points))
+            }
+        }
+        Command::Energy { levels, line, pj_per_word, batch, json, traces } => {
+            use memtrace_analyzers::energy::{parse_level, Hierarchy, PJ_PER_WORD_DRAM};
+            if line < 8 || !line.is_power_of_two() {
+                return Err(Failure(format!("--line {line}: a line size is a power of two of at least 8 bytes")));
+            }
+            let mut levels = if levels.is_empty() {
+                vec![parse_level("32KiB:8:lru").map_err(Failure)?, parse_level("1MiB:16:lru").map_err(Failure)?]
+            } else {
+                levels
+            };
+            let mut dram = PJ_PER_WORD_DRAM;
+            if !pj_per_word.is_empty() {
+                if pj_per_word.len() != levels.len() + 1 || pj_per_word.iter().any(|e| !(e.is_finite() && *e >= 0.0)) {
+                    return Err(Failure(format!(
+                        "--pj-per-word takes {} non-negative numbers: one per level, then DRAM",
+                        levels.len() + 1
+                    )));
+                }
+                for (l, &e) in levels.iter_mut().zip(&pj_per_word) {
+                    l.pj_per_word = e;
+                }
+                dram = pj_per_word[levels.len()];
+            }
+            if let Some(l) = levels.iter().find(|l| l.size_bytes < line) {
+                return Err(Failure(format!("--level {}: smaller than one {line}-byte line", l.size_bytes)));
+            }
+            let mut reports = Vec::new();
+            for path in &traces {
+                let samples = match batch {
+                    Some(b) => b,
+                    None => {
+                        let r = open(path)?;
+                        r.header().metadata("batch").and_then(|v| v.parse().ok()).unwrap_or(1)
+                    }
+                };
+                let report = analyze(path, |h| Hierarchy::new(h, &levels, line, dram, samples))?;
+                reports.push(Named { trace: label(path), report });
+            }
+            if json {
+                print_json(&render::json_per_trace(&reports))
+            } else {
+                emit(&render::energy_text(&reports))
             }
         }
         Command::Diff { .. } => unreachable!("handled in main"),

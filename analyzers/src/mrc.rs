@@ -13,12 +13,11 @@
 //! 2015): only lines whose hash falls below R are tracked, and their
 //! distances and counts are scaled by 1/R.
 
-use std::collections::HashMap;
-
 use memtrace::{Event, Header};
 use serde::Serialize;
 
 use crate::linecache::LineLayout;
+use crate::linemap::LineMap;
 
 struct Fenwick {
     tree: Vec<i64>,
@@ -49,7 +48,8 @@ impl Fenwick {
 
 /// LRU stack distances, one request at a time.
 pub struct StackDistances {
-    last: HashMap<u64, usize>,
+    /// Each line's latest request time (renumbered by `compact`).
+    last: LineMap,
     tree: Fenwick,
     capacity: usize,
     now: usize,
@@ -63,7 +63,7 @@ impl Default for StackDistances {
 
 impl StackDistances {
     pub fn new() -> StackDistances {
-        StackDistances { last: HashMap::new(), tree: Fenwick::new(1024), capacity: 1024, now: 0 }
+        StackDistances { last: LineMap::new(), tree: Fenwick::new(1024), capacity: 1024, now: 0 }
     }
 
     /// The distance of a request of `line` (`None`: first request, a cold miss).
@@ -73,26 +73,29 @@ impl StackDistances {
         }
         let t = self.now;
         self.now += 1;
-        let d = match self.last.insert(line, t) {
+        let d = match self.last.get(line) {
             Some(prev) => {
+                let prev = prev as usize;
                 let between = self.tree.prefix(t) - self.tree.prefix(prev + 1);
                 self.tree.add(prev, -1);
                 Some(between as u64 + 1)
             }
             None => None,
         };
+        self.last.insert(line, t as u32);
         self.tree.add(t, 1);
         d
     }
 
     /// Renumbers the latest-request times 0..distinct, keeping their order.
     fn compact(&mut self) {
-        let mut order: Vec<(usize, u64)> = self.last.iter().map(|(&l, &t)| (t, l)).collect();
+        let mut order: Vec<(u32, u64)> = self.last.iter().map(|(l, t)| (t, l)).collect();
         order.sort_unstable();
-        self.capacity = (order.len() * 2).max(1024);
+        // Times are u32: room for 2^31 distinct lines (128 GiB at 64-byte lines).
+        self.capacity = (order.len() * 2).clamp(1024, u32::MAX as usize - 1);
         self.tree = Fenwick::new(self.capacity);
         for (i, &(_, line)) in order.iter().enumerate() {
-            self.last.insert(line, i);
+            self.last.insert(line, i as u32);
             self.tree.add(i, 1);
         }
         self.now = order.len();

@@ -387,3 +387,60 @@ pub fn mrc_plot(path: &std::path::Path, curves: &[(String, crate::mrc::Curve)]) 
         .map_err(|e| err(&e))?;
     root.present().map_err(|e| err(&e))
 }
+
+/// `analyze energy`: levels, DRAM traffic and energy (in nanojoules), side by side.
+pub fn energy_text(reports: &[Named<crate::energy::EnergyReport>]) -> String {
+    use crate::energy::EnergyReport;
+    let Some(first) = reports.first() else { return String::new() };
+    let nj = |pj: f64| Value::Float(pj / 1000.0);
+    let mut rows: Vec<(String, Vec<Value>)> = Vec::new();
+    let col = |f: &dyn Fn(&EnergyReport) -> Value| reports.iter().map(|r| f(&r.report)).collect::<Vec<_>>();
+    for (i, l) in first.report.levels.iter().enumerate() {
+        let assoc = match &l.assoc {
+            Json::String(s) => s.clone(),
+            other => format!("{other}-way"),
+        };
+        let name = format!("{} {} {} {}", l.name, format_size(l.size_bytes), assoc, l.policy);
+        let level = |r: &EnergyReport| r.levels.get(i).cloned();
+        rows.push((
+            format!("{name}: hit rate"),
+            col(&|r| level(r).map_or(Value::Missing, |l| Value::Percent(ratio(l.hits, l.requests)))),
+        ));
+        rows.push((format!("{}: misses", l.name), col(&|r| level(r).map_or(Value::Missing, |l| Value::Int(l.misses)))));
+        rows.push((
+            format!("{}: lines written back", l.name),
+            col(&|r| level(r).map_or(Value::Missing, |l| Value::Int(l.lines_written_back))),
+        ));
+    }
+    rows.push(("DRAM lines read".into(), col(&|r| Value::Int(r.dram_lines_read))));
+    rows.push(("DRAM lines written".into(), col(&|r| Value::Int(r.dram_lines_written))));
+    rows.push(("steps".into(), col(&|r| Value::Int(r.steps))));
+    rows.push(("samples".into(), col(&|r| Value::Int(r.samples))));
+    rows.push(("energy, nJ".into(), col(&|r| nj(r.energy_pj.total))));
+    let n_levels = first.report.levels.len();
+    for i in 0..=n_levels {
+        let name = if i == n_levels { "DRAM".to_string() } else { format!("L{}", i + 1) };
+        rows.push((format!("  at {name}"), col(&|r| r.energy_pj.by_level.get(i).map_or(Value::Missing, |&pj| nj(pj)))));
+    }
+    let mut roles: Vec<&str> = reports.iter().flat_map(|r| r.report.per_role.keys().copied()).collect();
+    roles.sort();
+    roles.dedup();
+    for role in roles {
+        rows.push((
+            format!("  of {role} buffers"),
+            col(&|r| r.per_role.get(role).map_or(Value::Missing, |j| nj(j.total))),
+        ));
+    }
+    rows.push(("energy per step, nJ".into(), col(&|r| nj(r.pj_per_step))));
+    rows.push(("energy per sample, nJ".into(), col(&|r| nj(r.pj_per_sample))));
+    let head = format!("energy ({}-byte lines)", first.report.line);
+    side_by_side(&head, &names(reports), &rows)
+}
+
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 {
+        0.0
+    } else {
+        a as f64 / b as f64
+    }
+}

@@ -9,6 +9,8 @@ use std::time::Instant;
 use memtrace::{TraceReader, TraceWriter};
 use memtrace_analyzers::ard::Ard;
 use memtrace_analyzers::cache::ObjectCaches;
+use memtrace_analyzers::linecache::{Belady, LineCacheSim, LineConfig, Policy, PolicyKind};
+use memtrace_analyzers::mrc::Mrc;
 use memtrace_analyzers::replay;
 use memtrace_trainer::record::TraceRecorder;
 use memtrace_trainer::run::{RunConfig, Trainer};
@@ -177,5 +179,158 @@ fn main() {
     println!("analyzers on the raw trace (reading included), millions of events/s:");
     println!("  ard                  {:>8.1} M/s", rate(ard));
     println!("  cache, one size      {:>8.1} M/s", rate(cache1));
-    println!("  cache, two sizes     {:>8.1} M/s", rate(cache2));
+    println!("  cache, two sizes     {:>8.1} M/s\n", rate(cache2));
+
+    // --- Line granularity on the same trace: requests are line accesses.
+    let line_cfg = |policy| LineConfig { policy, size_bytes: 32768, line: 64, assoc: None };
+    let (lru_result, _, _) =
+        replay(TraceReader::open(&big_raw).expect("open"), |h| LineCacheSim::new(h, line_cfg(PolicyKind::Lru), None))
+            .expect("line cache");
+    let line_requests = lru_result.requests as f64;
+    let line_lru = time(REPS, || {
+        replay(TraceReader::open(&big_raw).expect("open"), |h| LineCacheSim::new(h, line_cfg(PolicyKind::Lru), None))
+            .expect("line cache");
+    });
+    let line_lru8 = time(REPS, || {
+        let cfg = LineConfig { assoc: Some(8), ..line_cfg(PolicyKind::Lru) };
+        replay(TraceReader::open(&big_raw).expect("open"), |h| LineCacheSim::new(h, cfg, None)).expect("line cache");
+    });
+    let mrc = time(REPS, || {
+        replay(TraceReader::open(&big_raw).expect("open"), |h| Mrc::new(h, 64, 1.0)).expect("mrc");
+    });
+    let mrc_sampled = time(REPS, || {
+        replay(TraceReader::open(&big_raw).expect("open"), |h| Mrc::new(h, 64, 0.01)).expect("mrc");
+    });
+    let lines = |secs: f64| line_requests / secs / 1e6;
+    println!(
+        "line granularity on the raw trace (reading included; {:.1} M line accesses), millions of line accesses/s:",
+        line_requests / 1e6
+    );
+    println!("  lru 32 KiB, fully associative  {:>8.1} M/s  ({:.1} M events/s)", lines(line_lru), rate(line_lru));
+    println!("  lru 32 KiB, 8-way              {:>8.1} M/s", lines(line_lru8));
+    println!("  mrc exact (every size)         {:>8.1} M/s", lines(mrc));
+    println!("  mrc --sample 0.01              {:>8.1} M/s\n", lines(mrc_sampled));
+
+    request_streams(dir.path());
+}
+
+/// A Zipf(`alpha`) stream of `n` requests over `objects` ids, from a fixed seed.
+fn zipf_stream(n: usize, objects: usize, alpha: f64) -> Vec<u64> {
+    let mut cdf = Vec::with_capacity(objects);
+    let mut total = 0.0;
+    for rank in 1..=objects {
+        total += 1.0 / (rank as f64).powf(alpha);
+        cdf.push(total);
+    }
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    (0..n)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let u = (state >> 11) as f64 / (1u64 << 53) as f64 * total;
+            // Scatter ranks over ids so that popular objects are not neighbours.
+            let rank = cdf.partition_point(|&c| c < u).min(objects - 1) as u64;
+            rank.wrapping_mul(0x9E37_79B9) % objects as u64
+        })
+        .collect()
+}
+
+/// libCacheSim's oracleGeneral binary records: timestamp u32, id u64, size u32, next access i64.
+fn write_oracle_general(path: &Path, requests: &[u64]) {
+    let mut next = vec![-1i64; requests.len()];
+    let mut seen = std::collections::HashMap::new();
+    for (k, &id) in requests.iter().enumerate().rev() {
+        if let Some(&n) = seen.get(&id) {
+            next[k] = n as i64;
+        }
+        seen.insert(id, k);
+    }
+    let mut out = Vec::with_capacity(requests.len() * 24);
+    for (k, &id) in requests.iter().enumerate() {
+        out.extend_from_slice(&(k as u32).to_le_bytes());
+        out.extend_from_slice(&id.to_le_bytes());
+        out.extend_from_slice(&1u32.to_le_bytes());
+        out.extend_from_slice(&next[k].to_le_bytes());
+    }
+    std::fs::write(path, out).expect("write oracleGeneral trace");
+}
+
+fn read_oracle_general(path: &Path) -> Vec<u64> {
+    let bytes = std::fs::read(path).expect("read oracleGeneral trace");
+    bytes.chunks_exact(24).map(|r| u64::from_le_bytes(r[4..12].try_into().expect("8 bytes"))).collect()
+}
+
+/// The request stream the issue quotes libCacheSim's speed on, simulated by
+/// our policies and, when its Python package is installed, by libCacheSim's
+/// own, from the same file, in the same run.
+fn request_streams(dir: &Path) {
+    const N: usize = 20_000_000;
+    const OBJECTS: usize = 100_000;
+    const CAPACITY: u64 = 10_000;
+    let path = dir.join("zipf.oracleGeneral");
+    write_oracle_general(&path, &zipf_stream(N, OBJECTS, 1.0));
+    println!(
+        "request stream: {} M requests over {} objects (Zipf 1.0), {CAPACITY} lines, one core; parsing the file included",
+        N / 1_000_000,
+        OBJECTS
+    );
+    let policies = [PolicyKind::Lru, PolicyKind::Fifo, PolicyKind::Sieve, PolicyKind::Lfu, PolicyKind::Opt];
+    let mut ours = Vec::new();
+    for kind in policies {
+        let mut misses = 0;
+        let secs = time(3, || {
+            let requests = read_oracle_general(&path);
+            let mut policy: Box<dyn Policy> = match kind {
+                PolicyKind::Opt => Box::new(Belady::new(CAPACITY, &requests)),
+                k => k.build(CAPACITY),
+            };
+            misses = requests.iter().filter(|&&r| !policy.access(r).hit).count();
+        });
+        ours.push((kind, secs, misses));
+    }
+    let theirs = libcachesim(&path, CAPACITY);
+    println!(
+        "  {:<7} {:>10} {:>12} {:>12} {:>12} {:>7}",
+        "policy", "memtrace", "miss ratio", "libCacheSim", "miss ratio", "ratio"
+    );
+    for (kind, secs, misses) in ours {
+        let mine = N as f64 / secs / 1e6;
+        let other = theirs.iter().find(|(name, _, _)| name == kind.name());
+        match other {
+            Some((_, their_secs, their_ratio)) => {
+                let their = N as f64 / their_secs / 1e6;
+                println!(
+                    "  {:<7} {:>6.1} M/s {:>12.6} {:>8.1} M/s {:>12.6} {:>6.1}x",
+                    kind.name(),
+                    mine,
+                    misses as f64 / N as f64,
+                    their,
+                    their_ratio,
+                    mine / their
+                );
+            }
+            None => println!("  {:<7} {:>6.1} M/s {:>12.6}", kind.name(), mine, misses as f64 / N as f64),
+        }
+    }
+    if theirs.is_empty() {
+        println!("  (libCacheSim not measured: `pip install libcachesim`, or set MEMTRACE_LIBCACHESIM_PYTHON to a python that has it)");
+    }
+}
+
+/// Runs bench/libcachesim.py; `(policy, seconds, miss ratio)` per policy, empty if unavailable.
+fn libcachesim(path: &Path, capacity: u64) -> Vec<(String, f64, f64)> {
+    let python = std::env::var("MEMTRACE_LIBCACHESIM_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("libcachesim.py");
+    let out = match std::process::Command::new(python).arg(script).arg(path).arg(capacity.to_string()).output() {
+        Ok(o) if o.status.success() => o.stdout,
+        _ => return Vec::new(),
+    };
+    String::from_utf8_lossy(&out)
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            Some((f.next()?.to_string(), f.next()?.parse().ok()?, f.next()?.parse().ok()?))
+        })
+        .collect()
 }

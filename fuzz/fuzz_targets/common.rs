@@ -5,6 +5,8 @@ use memtrace::TraceReader;
 use memtrace_analyzers::ard::Ard;
 use memtrace_analyzers::cache::ObjectCaches;
 use memtrace_analyzers::hist::{Hist, Weight};
+use memtrace_analyzers::linecache::{LineCacheSim, LineConfig, PolicyKind};
+use memtrace_analyzers::mrc::Mrc;
 use memtrace_analyzers::replay;
 
 pub fn read_and_analyze(open: impl Fn() -> memtrace::Result<TraceReader>) {
@@ -30,5 +32,20 @@ pub fn read_and_analyze(open: impl Fn() -> memtrace::Result<TraceReader>) {
     }
     if let Ok(r) = open() {
         let _ = replay(r, |h| Hist::new(h, Weight::Floats));
+    }
+    // Line analyzers take time per line a trace declares (one 24-byte event
+    // can span 2^40 lines: docs/testing.md); keep fuzzing to modest buffers.
+    let modest = open().map(|r| r.header().buffers.iter().all(|b| b.len.saturating_mul(b.elem_size as u64) <= 1 << 22));
+    if !matches!(modest, Ok(true)) {
+        return;
+    }
+    for policy in [PolicyKind::Lru, PolicyKind::Arc, PolicyKind::S3fifo, PolicyKind::Lfu] {
+        if let Ok(r) = open() {
+            let cfg = LineConfig { policy, size_bytes: 1024, line: 64, assoc: Some(2) };
+            let _ = replay(r, |h| LineCacheSim::new(h, cfg, None));
+        }
+    }
+    if let Ok(r) = open() {
+        let _ = replay(r, |h| Mrc::new(h, 64, 1.0));
     }
 }

@@ -1,0 +1,355 @@
+//! `analyze energy`: what a trace's data movement costs in a cache
+//! hierarchy, in picojoules, per step and per sample, split by buffer role.
+//!
+//! The model (`docs/energy.md`): an inclusive hierarchy of line caches
+//! (default 32 KiB 8-way L1, 1 MiB 16-way L2, both LRU, 64-byte lines) over
+//! DRAM; write-back, write-allocate. Every access reads or writes its bytes
+//! in L1; an L1 miss fetches the line from L2, an L2 miss from DRAM. A
+//! dirty line evicted from a level is written to the level below. When a
+//! lower level evicts a line, the levels above drop it too (inclusion),
+//! writing it back if dirty. Energy per 64-bit word moved at each level comes
+//! from Horowitz (ISSCC 2014): 20 pJ for a 32 KiB SRAM, 100 pJ for 1 MiB,
+//! 1.3 nJ for DRAM; other SRAM sizes scale with the square root of capacity,
+//! which passes through his three SRAM points within 12%.
+
+use std::collections::BTreeMap;
+
+use memtrace::{Event, Header, Op, Role};
+use serde::Serialize;
+
+use crate::linecache::{LineLayout, Policy, PolicyKind, SetAssociative};
+use crate::linemap::LineMap;
+
+/// Horowitz, ISSCC 2014 (45 nm, 0.9 V): a 64-bit access of a 32 KiB SRAM.
+pub const PJ_PER_WORD_32KIB: f64 = 20.0;
+/// The same source: a 64-bit DRAM access (1.3 to 2.6 nJ; the lower end).
+pub const PJ_PER_WORD_DRAM: f64 = 1300.0;
+
+/// The cited SRAM energy per 64-bit word for a cache of `size_bytes`:
+/// 20 pJ at 32 KiB scaled by the square root of capacity (100 pJ at 1 MiB
+/// would be 113 by this rule; 8 KiB's 10 pJ, exactly 10).
+pub fn default_pj_per_word(size_bytes: u64) -> f64 {
+    if size_bytes == 1 << 20 {
+        return 100.0; // Horowitz's own 1 MiB figure.
+    }
+    PJ_PER_WORD_32KIB * (size_bytes as f64 / 32768.0).sqrt()
+}
+
+/// One cache level.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LevelConfig {
+    pub size_bytes: u64,
+    /// Ways per set; `None` is fully associative.
+    pub assoc: Option<u64>,
+    pub policy: PolicyKind,
+    pub pj_per_word: f64,
+}
+
+/// `--level SIZE[:WAYS|full[:POLICY]]`.
+pub fn parse_level(s: &str) -> Result<LevelConfig, String> {
+    let mut parts = s.split(':');
+    let size = crate::units::parse_size(parts.next().unwrap_or(""))?;
+    if size == 0 {
+        return Err(format!("--level {s:?}: a cache level needs a size above 0"));
+    }
+    let assoc = match parts.next() {
+        None => Some(8),
+        Some(a) => crate::linecache::parse_assoc(a)?,
+    };
+    let policy = match parts.next() {
+        None => PolicyKind::Lru,
+        Some(p) => <PolicyKind as clap::ValueEnum>::from_str(p, true).map_err(|_| {
+            format!("--level {s:?}: unknown policy {p:?} (lru, fifo, clock, sieve, lfu, arc, s3fifo, random)")
+        })?,
+    };
+    if policy == PolicyKind::Opt {
+        return Err(format!(
+            "--level {s:?}: opt needs each level's own future, which depends on the levels above; use it with analyze cache"
+        ));
+    }
+    if parts.next().is_some() {
+        return Err(format!("--level {s:?}: expected SIZE[:WAYS|full[:POLICY]]"));
+    }
+    Ok(LevelConfig { size_bytes: size, assoc, policy, pj_per_word: default_pj_per_word(size) })
+}
+
+/// Energy in picojoules by where it was spent.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Joules {
+    /// One entry per cache level, then DRAM.
+    pub by_level: Vec<f64>,
+    pub total: f64,
+}
+
+impl Joules {
+    fn new(levels: usize) -> Joules {
+        Joules { by_level: vec![0.0; levels + 1], total: 0.0 }
+    }
+    fn add(&mut self, level: usize, pj: f64) {
+        self.by_level[level] += pj;
+        self.total += pj;
+    }
+}
+
+/// What one level saw. Field names are the JSON keys.
+#[derive(Debug, Clone, Serialize)]
+pub struct LevelReport {
+    pub name: String,
+    pub size_bytes: u64,
+    pub assoc: serde_json::Value,
+    pub policy: &'static str,
+    pub pj_per_word: f64,
+    /// Requests that reached this level (line accesses for L1).
+    pub requests: u64,
+    pub hits: u64,
+    pub misses: u64,
+    /// Dirty lines this level wrote to the level below.
+    pub lines_written_back: u64,
+    /// Lines dropped to keep the hierarchy inclusive.
+    pub back_invalidations: u64,
+}
+
+/// The result for one trace. Field names are the JSON keys.
+#[derive(Debug, Clone, Serialize)]
+pub struct EnergyReport {
+    pub line: u64,
+    pub levels: Vec<LevelReport>,
+    pub dram_pj_per_word: f64,
+    pub dram_lines_read: u64,
+    pub dram_lines_written: u64,
+    /// Bytes the trace's accesses read and wrote (what L1 serves).
+    pub bytes_accessed: u64,
+    pub steps: u64,
+    pub samples_per_step: u64,
+    pub samples: u64,
+    /// Total, and per level (`by_level`: L1, L2, ..., DRAM).
+    pub energy_pj: Joules,
+    pub pj_per_step: f64,
+    pub pj_per_sample: f64,
+    /// The same split by the role of the buffer whose bytes moved.
+    pub per_role: BTreeMap<&'static str, Joules>,
+}
+
+struct Level {
+    cfg: LevelConfig,
+    cache: Box<dyn Policy>,
+    dirty: LineMap,
+    requests: u64,
+    hits: u64,
+    written_back: u64,
+    invalidated: u64,
+}
+
+pub struct Hierarchy {
+    layout: LineLayout,
+    line: u64,
+    levels: Vec<Level>,
+    dram_pj_per_word: f64,
+    dram_read: u64,
+    dram_written: u64,
+    bytes: u64,
+    roles: Vec<Role>,
+    /// Energy by role index (`Role as usize`), then totalled.
+    by_role: Vec<Joules>,
+    steps: u64,
+    last_step: Option<u32>,
+    samples_per_step: u64,
+}
+
+fn role_index(r: Role) -> usize {
+    Role::ALL.iter().position(|&x| x == r).unwrap_or(0)
+}
+
+impl Hierarchy {
+    pub fn new(
+        header: &Header,
+        levels: &[LevelConfig],
+        line: u64,
+        dram_pj_per_word: f64,
+        samples_per_step: u64,
+    ) -> Hierarchy {
+        let line = line.max(8);
+        let levels = levels
+            .iter()
+            .map(|&cfg| {
+                let cap = cfg.size_bytes / line;
+                let cache: Box<dyn Policy> = match cfg.assoc {
+                    Some(w) if w < cap => Box::new(SetAssociative::new(cfg.policy, cap, w)),
+                    _ => cfg.policy.build(cap),
+                };
+                Level { cfg, cache, dirty: LineMap::new(), requests: 0, hits: 0, written_back: 0, invalidated: 0 }
+            })
+            .collect::<Vec<_>>();
+        let n = levels.len();
+        Hierarchy {
+            layout: LineLayout::new(header, line),
+            line,
+            levels,
+            dram_pj_per_word,
+            dram_read: 0,
+            dram_written: 0,
+            bytes: 0,
+            roles: header.buffers.iter().map(|b| b.role).collect(),
+            by_role: vec![Joules::new(n); Role::ALL.len()],
+            steps: 0,
+            last_step: None,
+            samples_per_step: samples_per_step.max(1),
+        }
+    }
+
+    fn words_per_line(&self) -> f64 {
+        self.line as f64 / 8.0
+    }
+
+    fn charge(&mut self, level: usize, buffer: Option<u32>, pj: f64) {
+        let role = buffer.and_then(|b| self.roles.get(b as usize).copied()).unwrap_or(Role::Other);
+        self.by_role[role_index(role)].add(level, pj);
+    }
+
+    /// A whole line arrives at or leaves through `level` (n = DRAM).
+    fn move_line(&mut self, level: usize, line: u64) {
+        let pj = self.words_per_line()
+            * if level < self.levels.len() { self.levels[level].cfg.pj_per_word } else { self.dram_pj_per_word };
+        let owner = self.layout.owner(line);
+        self.charge(level, owner, pj);
+    }
+
+    /// A dirty line leaves `level`: it is written into the level below.
+    fn write_back(&mut self, level: usize, line: u64) {
+        self.levels[level].written_back += 1;
+        let below = level + 1;
+        if below == self.levels.len() {
+            self.dram_written += 1;
+        } else {
+            self.levels[below].dirty.insert(line, 1);
+        }
+        self.move_line(below, line);
+    }
+
+    /// `level` evicted `victim`: write it back if dirty, and drop it from
+    /// every level above (their dirty copies are the newest data).
+    fn evicted(&mut self, level: usize, victim: u64) {
+        let mut dirty = self.levels[level].dirty.remove(victim).is_some();
+        for up in 0..level {
+            if self.levels[up].cache.remove(victim) {
+                self.levels[up].invalidated += 1;
+                dirty |= self.levels[up].dirty.remove(victim).is_some();
+            }
+        }
+        if dirty {
+            self.write_back(level, victim);
+        }
+    }
+
+    #[inline]
+    pub fn event(&mut self, e: &Event) {
+        if self.last_step != Some(e.step) {
+            self.steps += 1;
+            self.last_step = Some(e.step);
+        }
+        let bytes = self.layout.bytes(e);
+        self.bytes += bytes;
+        // L1 serves the bytes the access asked for, a word at a time.
+        let l1 = bytes as f64 / 8.0 * self.levels.first().map_or(self.dram_pj_per_word, |l| l.cfg.pj_per_word);
+        self.charge(0, Some(e.buffer), l1);
+        let write = e.op == Op::Write;
+        let (first, last) = self.layout.lines(e);
+        for line in first..=last {
+            let mut served = false;
+            for level in 0..self.levels.len() {
+                let a = {
+                    let l = &mut self.levels[level];
+                    l.requests += 1;
+                    l.cache.access(line)
+                };
+                if let Some(victim) = a.evicted {
+                    self.evicted(level, victim);
+                }
+                if a.hit {
+                    self.levels[level].hits += 1;
+                    served = true;
+                    break;
+                }
+                // A miss here is a line fetched from below: charged where it is read.
+                if level + 1 < self.levels.len() {
+                    self.move_line(level + 1, line);
+                }
+            }
+            if !served {
+                self.dram_read += 1;
+                self.move_line(self.levels.len(), line);
+            }
+            if write {
+                if let Some(l1) = self.levels.first_mut() {
+                    l1.dirty.insert(line, 1);
+                } else {
+                    self.dram_written += 1;
+                }
+            }
+        }
+    }
+
+    pub fn finish(self) -> EnergyReport {
+        let n = self.levels.len();
+        let mut total = Joules::new(n);
+        let mut per_role = BTreeMap::new();
+        for (role, j) in Role::ALL.iter().zip(&self.by_role) {
+            if j.total == 0.0 {
+                continue;
+            }
+            for (i, &pj) in j.by_level.iter().enumerate() {
+                total.add(i, pj);
+            }
+            per_role.insert(role.name(), j.clone());
+        }
+        let samples = self.steps * self.samples_per_step;
+        let per = |d: u64| if d == 0 { 0.0 } else { total.total / d as f64 };
+        EnergyReport {
+            line: self.line,
+            levels: self
+                .levels
+                .iter()
+                .enumerate()
+                .map(|(i, l)| {
+                    let cap = l.cfg.size_bytes / self.line;
+                    LevelReport {
+                        name: format!("L{}", i + 1),
+                        size_bytes: l.cfg.size_bytes,
+                        assoc: match l.cfg.assoc {
+                            Some(w) if w < cap => serde_json::json!(w),
+                            _ => serde_json::json!("full"),
+                        },
+                        policy: l.cfg.policy.name(),
+                        pj_per_word: l.cfg.pj_per_word,
+                        requests: l.requests,
+                        hits: l.hits,
+                        misses: l.requests - l.hits,
+                        lines_written_back: l.written_back,
+                        back_invalidations: l.invalidated,
+                    }
+                })
+                .collect(),
+            dram_pj_per_word: self.dram_pj_per_word,
+            dram_lines_read: self.dram_read,
+            dram_lines_written: self.dram_written,
+            bytes_accessed: self.bytes,
+            steps: self.steps,
+            samples_per_step: self.samples_per_step,
+            samples,
+            pj_per_step: per(self.steps),
+            pj_per_sample: per(samples),
+            energy_pj: total,
+            per_role,
+        }
+    }
+}
+
+impl crate::Analyzer for Hierarchy {
+    type Report = EnergyReport;
+    fn event(&mut self, e: &Event) {
+        Hierarchy::event(self, e)
+    }
+    fn finish(self) -> EnergyReport {
+        Hierarchy::finish(self)
+    }
+}

@@ -1,0 +1,162 @@
+//! `LineMap`: line number -> `u32`, the lookup every line-cache request
+//! makes, so it decides the simulators' speed.
+//!
+//! Line numbers come from [`crate::linecache::LineLayout`], which packs
+//! buffers from address 0 upward: they are dense and small. Below
+//! [`DIRECT_LINES`] they index a table of pages of [`PAGE`] entries, each
+//! allocated the first time one of its lines is stored (no hashing, one
+//! indirection). Lines above it (buffers declared absurdly large) go to a
+//! hash map, so memory follows the lines stored, never the address range.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+const PAGE_BITS: u32 = 12;
+/// Lines per page (16 KiB of `u32`).
+pub const PAGE: usize = 1 << PAGE_BITS;
+/// Lines below this are looked up directly (the first 64 GiB of the layout
+/// at 64-byte lines); the page directory is at most 2 MiB.
+pub const DIRECT_LINES: u64 = 1 << 30;
+const ABSENT: u32 = u32::MAX;
+
+/// A multiply-rotate hash (the Fx hash of rustc) for the far lines: line
+/// numbers are not attacker-chosen keys worth SipHash's cost.
+#[derive(Default, Clone, Copy)]
+pub struct LineHasher(u64);
+
+impl Hasher for LineHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(b as u64);
+        }
+    }
+    #[inline]
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+pub type LineHashMap<V> = HashMap<u64, V, BuildHasherDefault<LineHasher>>;
+
+/// A map from line numbers to `u32` values other than `u32::MAX`.
+#[derive(Default)]
+pub struct LineMap {
+    pages: Vec<Option<Box<[u32]>>>,
+    far: LineHashMap<u32>,
+    len: usize,
+}
+
+impl LineMap {
+    pub fn new() -> LineMap {
+        LineMap::default()
+    }
+
+    #[inline]
+    pub fn get(&self, line: u64) -> Option<u32> {
+        if line < DIRECT_LINES {
+            let v = self.pages.get((line >> PAGE_BITS) as usize)?.as_ref()?[line as usize & (PAGE - 1)];
+            (v != ABSENT).then_some(v)
+        } else {
+            self.far.get(&line).copied()
+        }
+    }
+
+    /// Stores `value` (which must not be `u32::MAX`) for `line`.
+    #[inline]
+    pub fn insert(&mut self, line: u64, value: u32) {
+        debug_assert!(value != ABSENT);
+        if line < DIRECT_LINES {
+            let p = (line >> PAGE_BITS) as usize;
+            if p >= self.pages.len() {
+                self.pages.resize_with(p + 1, || None);
+            }
+            let page = self.pages[p].get_or_insert_with(|| vec![ABSENT; PAGE].into_boxed_slice());
+            let slot = &mut page[line as usize & (PAGE - 1)];
+            self.len += (*slot == ABSENT) as usize;
+            *slot = value;
+        } else if self.far.insert(line, value).is_none() {
+            self.len += 1;
+        }
+    }
+
+    /// Removes `line`, returning its value.
+    #[inline]
+    pub fn remove(&mut self, line: u64) -> Option<u32> {
+        let old = if line < DIRECT_LINES {
+            let page = self.pages.get_mut((line >> PAGE_BITS) as usize)?.as_mut()?;
+            let v = std::mem::replace(&mut page[line as usize & (PAGE - 1)], ABSENT);
+            (v != ABSENT).then_some(v)
+        } else {
+            self.far.remove(&line)
+        };
+        self.len -= old.is_some() as usize;
+        old
+    }
+
+    /// Every stored `(line, value)`, near lines in ascending order first.
+    pub fn iter(&self) -> impl Iterator<Item = (u64, u32)> + '_ {
+        let near = self.pages.iter().enumerate().filter_map(|(p, page)| page.as_ref().map(|pg| (p, pg))).flat_map(
+            |(p, pg)| {
+                pg.iter()
+                    .enumerate()
+                    .filter(|(_, &v)| v != ABSENT)
+                    .map(move |(i, &v)| (((p as u64) << PAGE_BITS) | i as u64, v))
+            },
+        );
+        near.chain(self.far.iter().map(|(&l, &v)| (l, v)))
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn behaves_like_a_hash_map_near_and_far() {
+        let mut m = LineMap::new();
+        let mut model: HashMap<u64, u32> = HashMap::new();
+        let mut x = 0x1234_5678_9abc_def1u64;
+        for k in 0..200_000u32 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Mostly dense lines, some beyond the direct range, a few at the extremes.
+            let line = match x % 10 {
+                0 => DIRECT_LINES + (x >> 40),
+                1 => u64::MAX - (x >> 60),
+                2 => DIRECT_LINES - 1 - (x >> 58),
+                _ => (x >> 20) % 50_000,
+            };
+            let v = k % 1000;
+            if x % 3 == 0 {
+                assert_eq!(m.remove(line), model.remove(&line));
+            } else {
+                m.insert(line, v);
+                model.insert(line, v);
+            }
+            assert_eq!(m.get(line), model.get(&line).copied());
+            assert_eq!(m.len(), model.len());
+        }
+        for (&l, &v) in &model {
+            assert_eq!(m.get(l), Some(v));
+        }
+        let mut all: Vec<(u64, u32)> = m.iter().collect();
+        let mut want: Vec<(u64, u32)> = model.into_iter().collect();
+        all.sort_unstable();
+        want.sort_unstable();
+        assert_eq!(all, want);
+    }
+}
