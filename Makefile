@@ -1,7 +1,7 @@
 # memtrace: the two commands a fresh machine needs are `make demo` and `make test`.
 CARGO ?= cargo
 
-.PHONY: build test demo reproduce bench fmt lint clean golden
+.PHONY: build test demo reproduce bench findings fmt lint clean golden
 
 build:
 	$(CARGO) build --release --workspace
@@ -27,8 +27,14 @@ fmt:
 clean:
 	$(CARGO) clean
 
+# Speed figures of README.md. With `pip install libcachesim` (or
+# MEMTRACE_LIBCACHESIM_PYTHON=/path/to/python), also libCacheSim side by side.
 bench:
 	$(CARGO) run --release -p memtrace-bench
+
+# The tables of docs/findings.md, recorded and measured from scratch.
+findings: build
+	python3 scripts/findings.py target/release
 
 # Regenerates the expected analyzer outputs of the golden traces after a
 # deliberate change of output. Never regenerates the traces themselves:

@@ -5,6 +5,12 @@
 //! distance (rounded), matching `read_count` of `analyze ard`; `floats`
 //! records every element read at its own distance, which is what the
 //! weighted ARD averages.
+//!
+//! `--stack` adds LRU stack distances at line granularity: for every line
+//! request (read or write) that reuses a line, the number of distinct lines
+//! requested since that line's previous request, itself included, so that a
+//! fully associative LRU cache of C lines hits exactly the requests at
+//! distance <= C (the quantity behind `analyze mrc`).
 
 use std::collections::BTreeMap;
 
@@ -13,6 +19,8 @@ use memtrace::{Event, Header, Op};
 use serde::Serialize;
 
 use crate::clock::ReuseClock;
+use crate::linecache::LineLayout;
+use crate::mrc::StackDistances;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Weight {
@@ -57,6 +65,30 @@ pub struct HistReport {
     /// Every buffer's distances together.
     pub all: DistanceHistogram,
     pub per_buffer: BTreeMap<String, DistanceHistogram>,
+    /// With `--stack`: LRU stack distances of line requests.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stack: Option<StackReport>,
+}
+
+/// LRU stack distances in lines, by the buffer each request belongs to.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StackReport {
+    pub line: u64,
+    /// Line requests in all (first requests of a line included).
+    pub requests: u64,
+    /// First requests of a line: no distance (compulsory misses).
+    pub cold: u64,
+    pub all: DistanceHistogram,
+    pub per_buffer: BTreeMap<String, DistanceHistogram>,
+}
+
+struct Stack {
+    layout: LineLayout,
+    distances: StackDistances,
+    requests: u64,
+    cold: u64,
+    per_buffer: Vec<Option<Recorded>>,
+    all: Recorded,
 }
 
 /// A histogram and the exact extremes it saw (HdrHistogram keeps only 3 digits).
@@ -85,6 +117,7 @@ pub struct Hist {
     names: Vec<String>,
     per_buffer: Vec<Option<Recorded>>,
     all: Recorded,
+    stack: Option<Stack>,
 }
 
 fn new_histogram() -> Histogram<u64> {
@@ -100,11 +133,39 @@ impl Hist {
             names: header.buffers.iter().map(|b| b.name.clone()).collect(),
             per_buffer: vec![None; header.buffers.len()],
             all: Recorded::new(),
+            stack: None,
         }
+    }
+
+    /// Also histogram LRU stack distances of `line`-byte lines.
+    pub fn with_stack(mut self, header: &Header, line: u64) -> Hist {
+        self.stack = Some(Stack {
+            layout: LineLayout::new(header, line),
+            distances: StackDistances::new(),
+            requests: 0,
+            cold: 0,
+            per_buffer: vec![None; header.buffers.len()],
+            all: Recorded::new(),
+        });
+        self
     }
 
     #[inline]
     pub fn event(&mut self, e: &Event) {
+        if let Some(st) = &mut self.stack {
+            let (first, last) = st.layout.lines(e);
+            let h = st.per_buffer[e.buffer as usize].get_or_insert_with(Recorded::new);
+            for line in first..=last {
+                st.requests += 1;
+                match st.distances.access(line) {
+                    Some(d) => {
+                        h.record_n(d, 1);
+                        st.all.record_n(d, 1);
+                    }
+                    None => st.cold += 1,
+                }
+            }
+        }
         match e.op {
             Op::Write => self.clock.write(e.buffer, e.offset, e.len as u64),
             Op::Read => {
@@ -134,7 +195,19 @@ impl Hist {
             .zip(&self.names)
             .filter_map(|(h, n)| h.as_ref().filter(|h| h.h.len() > 0).map(|h| (n.clone(), summarize(h))))
             .collect();
-        HistReport { weight: self.weight.name(), all: summarize(&self.all), per_buffer }
+        let stack = self.stack.map(|st| StackReport {
+            line: st.layout.line_bytes(),
+            requests: st.requests,
+            cold: st.cold,
+            all: summarize(&st.all),
+            per_buffer: st
+                .per_buffer
+                .iter()
+                .zip(&self.names)
+                .filter_map(|(h, n)| h.as_ref().filter(|h| h.h.len() > 0).map(|h| (n.clone(), summarize(h))))
+                .collect(),
+        });
+        HistReport { weight: self.weight.name(), all: summarize(&self.all), per_buffer, stack }
     }
 }
 

@@ -177,6 +177,7 @@ struct Slab {
 }
 
 impl Slab {
+    #[inline]
     fn alloc(&mut self, line: u64, list: u8) -> u32 {
         let node = Node { line, prev: NIL, next: NIL, freq: 0, list };
         let i = match self.free.pop() {
@@ -193,16 +194,19 @@ impl Slab {
         i
     }
 
+    #[inline]
     fn release(&mut self, i: u32) {
         let line = self.nodes[i as usize].line;
         self.map.remove(line);
         self.free.push(i);
     }
 
+    #[inline]
     fn find(&self, line: u64) -> Option<u32> {
         self.map.get(line)
     }
 
+    #[inline]
     fn push_head(&mut self, l: &mut List, i: u32) {
         let old = l.head;
         let n = &mut self.nodes[i as usize];
@@ -229,6 +233,7 @@ impl Slab {
         l.len += 1;
     }
 
+    #[inline]
     fn unlink(&mut self, l: &mut List, i: u32) {
         let Node { prev, next, .. } = self.nodes[i as usize];
         match prev {
@@ -242,6 +247,7 @@ impl Slab {
         l.len -= 1;
     }
 
+    #[inline]
     fn to_head(&mut self, l: &mut List, i: u32) {
         if l.head != i {
             self.unlink(l, i);
@@ -274,6 +280,7 @@ impl Queue {
 }
 
 impl Policy for Queue {
+    #[inline(always)]
     fn access(&mut self, line: u64) -> Access {
         if let Some(i) = self.slab.find(line) {
             match self.kind {
@@ -286,7 +293,6 @@ impl Policy for Queue {
         if self.cap == 0 {
             return Access::default();
         }
-        let mut evicted = None;
         if self.q.len >= self.cap {
             let mut t = self.q.tail;
             if self.kind == QueueKind::Clock {
@@ -296,13 +302,19 @@ impl Policy for Queue {
                     t = self.q.tail;
                 }
             }
-            evicted = Some(self.slab.nodes[t as usize].line);
-            self.slab.unlink(&mut self.q, t);
-            self.slab.release(t);
+            // The victim's node becomes the new line's: no trip through the free list.
+            let victim = self.slab.nodes[t as usize].line;
+            self.slab.map.remove(victim);
+            self.slab.map.insert(line, t);
+            let n = &mut self.slab.nodes[t as usize];
+            n.line = line;
+            n.freq = 0;
+            self.slab.to_head(&mut self.q, t);
+            return Access { hit: false, resident: true, evicted: Some(victim) };
         }
         let i = self.slab.alloc(line, 0);
         self.slab.push_head(&mut self.q, i);
-        Access { hit: false, resident: true, evicted }
+        Access { hit: false, resident: true, evicted: None }
     }
 
     fn remove(&mut self, line: u64) -> bool {
@@ -938,6 +950,53 @@ pub struct Traffic {
     pub bytes_written_back: u64,
 }
 
+/// The lines of one event on their way through a policy.
+struct LineRun {
+    first: u64,
+    last: u64,
+    write: bool,
+    line: u64,
+    buffer: u32,
+}
+
+impl LineRun {
+    /// Requests every line; returns hits, bytes written back by the event's
+    /// own buffer, and by all buffers (other buffers' are added to them here).
+    #[inline(always)]
+    fn through<P: Policy + ?Sized>(
+        &self,
+        policy: &mut P,
+        dirty: &mut LineMap,
+        layout: &LineLayout,
+        per_buffer: &mut [Traffic],
+    ) -> (u64, u64, u64) {
+        let (mut hits, mut own_wb, mut total_wb) = (0u64, 0u64, 0u64);
+        for l in self.first..=self.last {
+            let a = policy.access(l);
+            hits += a.hit as u64;
+            if let Some(v) = a.evicted {
+                if dirty.remove(v).is_some() {
+                    total_wb += self.line;
+                    match layout.owner(v) {
+                        Some(owner) if owner == self.buffer => own_wb += self.line,
+                        Some(owner) => per_buffer[owner as usize].bytes_written_back += self.line,
+                        None => {}
+                    }
+                }
+            }
+            if self.write {
+                if a.resident {
+                    dirty.insert(l, 1);
+                } else {
+                    total_wb += self.line;
+                    own_wb += self.line;
+                }
+            }
+        }
+        (hits, own_wb, total_wb)
+    }
+}
+
 /// The result of one line cache. Field names are the JSON keys.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LineResult {
@@ -961,9 +1020,17 @@ pub struct LineResult {
     pub per_buffer: std::collections::BTreeMap<String, Traffic>,
 }
 
+/// The policy of a simulation: LRU, FIFO and CLOCK by value, so that the
+/// per-line loop is compiled for them (the common case, twice as fast);
+/// the rest behind the trait object.
+enum SimPolicy {
+    Queue(Queue),
+    Other(Box<dyn Policy>),
+}
+
 pub struct LineCacheSim {
     cfg: LineConfig,
-    policy: Box<dyn Policy>,
+    policy: SimPolicy,
     layout: LineLayout,
     /// Lines written since they were fetched (value 1).
     dirty: LineMap,
@@ -977,10 +1044,13 @@ impl LineCacheSim {
     /// `requests` is the whole line-request stream, needed by `opt` only.
     pub fn new(header: &Header, cfg: LineConfig, requests: Option<&[u64]>) -> LineCacheSim {
         let cap = cfg.capacity_lines();
-        let policy: Box<dyn Policy> = match (cfg.policy, cfg.assoc) {
-            (PolicyKind::Opt, _) => Box::new(Belady::new(cap, requests.unwrap_or(&[]))),
-            (kind, Some(ways)) if ways < cap => Box::new(SetAssociative::new(kind, cap, ways)),
-            (kind, _) => kind.build(cap),
+        let policy = match (cfg.policy, cfg.assoc) {
+            (PolicyKind::Opt, _) => SimPolicy::Other(Box::new(Belady::new(cap, requests.unwrap_or(&[])))),
+            (kind, Some(ways)) if ways < cap => SimPolicy::Other(Box::new(SetAssociative::new(kind, cap, ways))),
+            (PolicyKind::Lru, _) => SimPolicy::Queue(Queue::new(cap as usize, QueueKind::Lru)),
+            (PolicyKind::Fifo, _) => SimPolicy::Queue(Queue::new(cap as usize, QueueKind::Fifo)),
+            (PolicyKind::Clock, _) => SimPolicy::Queue(Queue::new(cap as usize, QueueKind::Clock)),
+            (kind, _) => SimPolicy::Other(kind.build(cap)),
         };
         LineCacheSim {
             cfg,
@@ -999,38 +1069,26 @@ impl LineCacheSim {
         let (first, last) = self.layout.lines(e);
         let write = e.op == Op::Write;
         let line = self.cfg.line;
-        for l in first..=last {
-            let a = self.policy.access(l);
-            let mut wb = 0;
-            if let Some(v) = a.evicted {
-                if self.dirty.remove(v).is_some() {
-                    wb += line;
-                    if let Some(owner) = self.layout.owner(v) {
-                        self.per_buffer[owner as usize].bytes_written_back += line;
-                    }
-                }
-            }
+        // Counted locally and added once per event: every line of an event
+        // belongs to the same buffer and has the same operation.
+        let run = LineRun { first, last, write, line, buffer: e.buffer };
+        let (hits, own_wb, total_wb) = match &mut self.policy {
+            SimPolicy::Queue(q) => run.through(q, &mut self.dirty, &self.layout, &mut self.per_buffer),
+            SimPolicy::Other(p) => run.through(&mut **p, &mut self.dirty, &self.layout, &mut self.per_buffer),
+        };
+        let misses = last - first + 1 - hits;
+        let b = &mut self.per_buffer[e.buffer as usize];
+        b.bytes_written_back += own_wb;
+        self.total.bytes_written_back += total_wb;
+        for t in [&mut self.total, b] {
             if write {
-                if a.resident {
-                    self.dirty.insert(l, 1);
-                } else {
-                    wb += line;
-                    self.per_buffer[e.buffer as usize].bytes_written_back += line;
-                }
+                t.write_hits += hits;
+                t.write_misses += misses;
+            } else {
+                t.read_hits += hits;
+                t.read_misses += misses;
             }
-            let b = &mut self.per_buffer[e.buffer as usize];
-            for t in [&mut self.total, b] {
-                match (write, a.hit) {
-                    (false, true) => t.read_hits += 1,
-                    (false, false) => t.read_misses += 1,
-                    (true, true) => t.write_hits += 1,
-                    (true, false) => t.write_misses += 1,
-                }
-                if !a.hit {
-                    t.bytes_in += line;
-                }
-            }
-            self.total.bytes_written_back += wb;
+            t.bytes_in += misses * line;
         }
     }
 

@@ -3,10 +3,12 @@
 //!
 //! Line numbers come from [`crate::linecache::LineLayout`], which packs
 //! buffers from address 0 upward: they are dense and small. Below
-//! [`DIRECT_LINES`] they index a table of pages of [`PAGE`] entries, each
-//! allocated the first time one of its lines is stored (no hashing, one
-//! indirection). Lines above it (buffers declared absurdly large) go to a
-//! hash map, so memory follows the lines stored, never the address range.
+//! [`FLAT_LINES`] they index one flat table, grown to the highest line
+//! stored (one bounds check, one load: 4 bytes per line of the layout, at
+//! most 16 MiB); below [`DIRECT_LINES`], a table of pages of [`PAGE`]
+//! entries, each allocated the first time one of its lines is stored; above
+//! (buffers declared absurdly large), a hash map. So memory follows the
+//! lines stored, never the address range.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -17,6 +19,8 @@ pub const PAGE: usize = 1 << PAGE_BITS;
 /// Lines below this are looked up directly (the first 64 GiB of the layout
 /// at 64-byte lines); the page directory is at most 2 MiB.
 pub const DIRECT_LINES: u64 = 1 << 30;
+/// Lines below this live in the flat table (256 MiB of layout at 64-byte lines).
+pub const FLAT_LINES: u64 = 1 << 22;
 const ABSENT: u32 = u32::MAX;
 
 /// A multiply-rotate hash (the Fx hash of rustc) for the far lines: line
@@ -46,6 +50,7 @@ pub type LineHashMap<V> = HashMap<u64, V, BuildHasherDefault<LineHasher>>;
 /// A map from line numbers to `u32` values other than `u32::MAX`.
 #[derive(Default)]
 pub struct LineMap {
+    flat: Vec<u32>,
     pages: Vec<Option<Box<[u32]>>>,
     far: LineHashMap<u32>,
     len: usize,
@@ -56,9 +61,14 @@ impl LineMap {
         LineMap::default()
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn get(&self, line: u64) -> Option<u32> {
-        if line < DIRECT_LINES {
+        if let Some(&v) = self.flat.get(line as usize) {
+            return (v != ABSENT).then_some(v);
+        }
+        if line < FLAT_LINES {
+            None
+        } else if line < DIRECT_LINES {
             let v = self.pages.get((line >> PAGE_BITS) as usize)?.as_ref()?[line as usize & (PAGE - 1)];
             (v != ABSENT).then_some(v)
         } else {
@@ -67,10 +77,18 @@ impl LineMap {
     }
 
     /// Stores `value` (which must not be `u32::MAX`) for `line`.
-    #[inline]
+    #[inline(always)]
     pub fn insert(&mut self, line: u64, value: u32) {
         debug_assert!(value != ABSENT);
-        if line < DIRECT_LINES {
+        if line < FLAT_LINES {
+            let i = line as usize;
+            if i >= self.flat.len() {
+                self.grow_flat(i);
+            }
+            let slot = &mut self.flat[i];
+            self.len += (*slot == ABSENT) as usize;
+            *slot = value;
+        } else if line < DIRECT_LINES {
             let p = (line >> PAGE_BITS) as usize;
             if p >= self.pages.len() {
                 self.pages.resize_with(p + 1, || None);
@@ -85,9 +103,12 @@ impl LineMap {
     }
 
     /// Removes `line`, returning its value.
-    #[inline]
+    #[inline(always)]
     pub fn remove(&mut self, line: u64) -> Option<u32> {
-        let old = if line < DIRECT_LINES {
+        let old = if line < FLAT_LINES {
+            let v = std::mem::replace(self.flat.get_mut(line as usize)?, ABSENT);
+            (v != ABSENT).then_some(v)
+        } else if line < DIRECT_LINES {
             let page = self.pages.get_mut((line >> PAGE_BITS) as usize)?.as_mut()?;
             let v = std::mem::replace(&mut page[line as usize & (PAGE - 1)], ABSENT);
             (v != ABSENT).then_some(v)
@@ -98,8 +119,15 @@ impl LineMap {
         old
     }
 
+    #[cold]
+    fn grow_flat(&mut self, i: usize) {
+        let want = (i + 1).max(self.flat.len() * 2).max(1024).min(FLAT_LINES as usize);
+        self.flat.resize(want, ABSENT);
+    }
+
     /// Every stored `(line, value)`, near lines in ascending order first.
     pub fn iter(&self) -> impl Iterator<Item = (u64, u32)> + '_ {
+        let flat = self.flat.iter().enumerate().filter(|(_, &v)| v != ABSENT).map(|(i, &v)| (i as u64, v));
         let near = self.pages.iter().enumerate().filter_map(|(p, page)| page.as_ref().map(|pg| (p, pg))).flat_map(
             |(p, pg)| {
                 pg.iter()
@@ -108,7 +136,7 @@ impl LineMap {
                     .map(move |(i, &v)| (((p as u64) << PAGE_BITS) | i as u64, v))
             },
         );
-        near.chain(self.far.iter().map(|(&l, &v)| (l, v)))
+        flat.chain(near).chain(self.far.iter().map(|(&l, &v)| (l, v)))
     }
 
     pub fn len(&self) -> usize {
@@ -136,6 +164,8 @@ mod tests {
             // Mostly dense lines, some beyond the direct range, a few at the extremes.
             let line = match x % 10 {
                 0 => DIRECT_LINES + (x >> 40),
+                3 => FLAT_LINES + (x >> 44),
+                4 => FLAT_LINES - 1 - (x >> 60),
                 1 => u64::MAX - (x >> 60),
                 2 => DIRECT_LINES - 1 - (x >> 58),
                 _ => (x >> 20) % 50_000,

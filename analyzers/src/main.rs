@@ -49,6 +49,12 @@ enum Command {
         /// One value per read (its mean distance) or one per float read.
         #[arg(long, value_enum, default_value = "reads")]
         weight: Weight,
+        /// Also LRU stack distances (distinct lines between reuses) at line granularity.
+        #[arg(long)]
+        stack: bool,
+        /// Line size in bytes for --stack.
+        #[arg(long, default_value_t = 64)]
+        line: u64,
         #[arg(required = true)]
         traces: Vec<PathBuf>,
     },
@@ -277,10 +283,21 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 emit(&render::ard_text(&reports))
             }
         }
-        Command::Hist { json, weight, traces } => {
+        Command::Hist { json, weight, stack, line, traces } => {
+            if stack && (line == 0 || !line.is_power_of_two()) {
+                return Err(Failure(format!("--line {line}: a line size is a power of two")));
+            }
             let mut reports = Vec::new();
             for path in &traces {
-                reports.push(Named { trace: label(path), report: analyze(path, |h| Hist::new(h, weight))? });
+                let make = |h: &Header| {
+                    let hist = Hist::new(h, weight);
+                    if stack {
+                        hist.with_stack(h, line)
+                    } else {
+                        hist
+                    }
+                };
+                reports.push(Named { trace: label(path), report: analyze(path, make)? });
             }
             if json {
                 print_json(&render::json_per_trace(&reports))

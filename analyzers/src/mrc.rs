@@ -216,7 +216,10 @@ impl Mrc {
             self.requests += 1;
             match self.stack.access(l) {
                 Some(d) => {
-                    let d = if exact { d as usize } else { (d as f64 / self.sample).round().max(1.0) as usize };
+                    // The d - 1 sampled lines in between stand for (d - 1) / R lines:
+                    // an immediate reuse stays at distance 1 (scaling d itself would
+                    // push every short reuse past small caches).
+                    let d = if exact { d as usize } else { ((d - 1) as f64 / self.sample).round() as usize + 1 };
                     if d >= self.hist.len() {
                         self.hist.resize((d + 1).next_power_of_two(), 0);
                     }

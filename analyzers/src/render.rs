@@ -179,6 +179,24 @@ pub fn hist_text(reports: &[Named<HistReport>]) -> String {
         out.push_str("\nall buffers:\n");
         out.push_str(&bars(&r.report.all));
         out.push('\n');
+        if let Some(st) = &r.report.stack {
+            let mut t =
+                Table::new(["buffer", "count", "p50", "p90", "p99", "max"].iter().map(|s| s.to_string()).collect());
+            for (name, h) in &st.per_buffer {
+                t.row(hist_row(name, h));
+            }
+            t.row(hist_row("(all)", &st.all));
+            out.push_str(&format!(
+                "LRU stack distances in {}-byte lines ({} requests, {} first touches without one); an LRU cache of C lines hits distances <= C\n",
+                st.line,
+                thousands(st.requests),
+                thousands(st.cold)
+            ));
+            out.push_str(&t.render());
+            out.push_str("\nall buffers:\n");
+            out.push_str(&bars(&st.all));
+            out.push('\n');
+        }
     }
     out
 }

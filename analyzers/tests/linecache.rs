@@ -154,3 +154,32 @@ fn the_one_pass_curve_gives_libcachesims_lru_misses_and_sampling_stays_close() {
         }
     }
 }
+
+#[test]
+fn stack_distance_histograms_count_exactly_the_lru_hits() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = common::reference().join("streams/expb_h1000_batch32.events.csv");
+    let trace = dir.path().join("t.zst");
+    assert_cmd::Command::cargo_bin("analyze").unwrap().arg("import").arg(&csv).arg("-o").arg(&trace).assert().success();
+    let run = |args: &[&str]| -> serde_json::Value {
+        let out = assert_cmd::Command::cargo_bin("analyze").unwrap().args(args).arg(&trace).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let hist = run(&["hist", "--stack", "--json"]);
+    let stack = &hist["stack"];
+    let expected = common::read_json(common::reference().join("lines/expected.json"));
+    assert_eq!(stack["requests"], expected["expb_h1000_batch32"]["requests"]);
+    assert_eq!(stack["cold"], expected["expb_h1000_batch32"]["distinct_lines"]);
+    let buckets = stack["all"]["buckets"].as_array().unwrap();
+    // Power-of-two buckets end at 2^k - 1 lines: an LRU cache of that many lines hits exactly those below.
+    for k in [4u32, 7, 10, 13] {
+        let lines = (1u64 << k) - 1;
+        let below: u64 =
+            buckets.iter().filter(|b| b["hi"].as_u64().unwrap() <= lines).map(|b| b["count"].as_u64().unwrap()).sum();
+        let cache = run(&["cache", "--granularity", "line", "--size", &(lines * 64).to_string(), "--json"]);
+        assert_eq!(cache["results"][0]["hits"].as_u64().unwrap(), below, "{lines} lines");
+    }
+    // Without --stack the key is absent, so existing consumers see no change.
+    assert!(run(&["hist", "--json"]).get("stack").is_none());
+}

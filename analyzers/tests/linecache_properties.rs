@@ -36,6 +36,85 @@ fn naive(reqs: &[u64], cap: usize, lru: bool) -> usize {
     m
 }
 
+/// CLOCK with one bit: a FIFO queue (oldest first); a hit sets the bit; a
+/// full cache recycles set lines to the newest end, clearing the bit.
+fn naive_clock(reqs: &[u64], cap: usize) -> usize {
+    let mut q: Vec<(u64, bool)> = Vec::new();
+    let mut m = 0;
+    for &l in reqs {
+        if let Some(e) = q.iter_mut().find(|e| e.0 == l) {
+            e.1 = true;
+            continue;
+        }
+        m += 1;
+        if cap == 0 {
+            continue;
+        }
+        if q.len() == cap {
+            while q[0].1 {
+                let (line, _) = q.remove(0);
+                q.push((line, false));
+            }
+            q.remove(0);
+        }
+        q.push((l, false));
+    }
+    m
+}
+
+/// SIEVE: queue oldest first; the hand walks from old to new, clearing
+/// visited bits and wrapping to the oldest; it stays where it evicted.
+fn naive_sieve(reqs: &[u64], cap: usize) -> usize {
+    let mut q: Vec<(u64, bool)> = Vec::new();
+    let mut hand: Option<u64> = None;
+    let mut m = 0;
+    for &l in reqs {
+        if let Some(e) = q.iter_mut().find(|e| e.0 == l) {
+            e.1 = true;
+            continue;
+        }
+        m += 1;
+        if cap == 0 {
+            continue;
+        }
+        if q.len() == cap {
+            let mut i = hand.and_then(|h| q.iter().position(|e| e.0 == h)).unwrap_or(0);
+            while q[i].1 {
+                q[i].1 = false;
+                i = if i + 1 == q.len() { 0 } else { i + 1 };
+            }
+            q.remove(i);
+            hand = q.get(i).map(|e| e.0);
+        }
+        q.push((l, false));
+    }
+    m
+}
+
+/// LFU: evicts the least frequently used line (hits while cached, a new line
+/// counts 1), the least recently used among equals.
+fn naive_lfu(reqs: &[u64], cap: usize) -> usize {
+    let mut cached: Vec<(u64, u64, usize)> = Vec::new(); // (line, frequency, last use)
+    let mut m = 0;
+    for (t, &l) in reqs.iter().enumerate() {
+        if let Some(e) = cached.iter_mut().find(|e| e.0 == l) {
+            e.1 += 1;
+            e.2 = t;
+            continue;
+        }
+        m += 1;
+        if cap == 0 {
+            continue;
+        }
+        if cached.len() == cap {
+            let victim = (0..cached.len()).min_by_key(|&i| (cached[i].1, cached[i].2)).unwrap();
+            cached.remove(victim);
+        }
+        cached.push((l, 1, t));
+    }
+    m
+}
+
 fn stream() -> impl Strategy<Value = Vec<u64>> {
     prop::collection::vec(0u64..24, 0..400)
 }
@@ -47,6 +126,31 @@ proptest! {
     fn lru_and_fifo_equal_list_models(reqs in stream(), cap in 0usize..20) {
         prop_assert_eq!(misses(&mut *PolicyKind::Lru.build(cap as u64), &reqs), naive(&reqs, cap, true));
         prop_assert_eq!(misses(&mut *PolicyKind::Fifo.build(cap as u64), &reqs), naive(&reqs, cap, false));
+    }
+
+    #[test]
+    fn clock_sieve_and_lfu_equal_naive_models(reqs in stream(), cap in 0usize..20) {
+        prop_assert_eq!(misses(&mut *PolicyKind::Clock.build(cap as u64), &reqs), naive_clock(&reqs, cap));
+        prop_assert_eq!(misses(&mut *PolicyKind::Sieve.build(cap as u64), &reqs), naive_sieve(&reqs, cap));
+        prop_assert_eq!(misses(&mut *PolicyKind::Lfu.build(cap as u64), &reqs), naive_lfu(&reqs, cap));
+    }
+
+    #[test]
+    fn removing_a_line_is_forgetting_it(reqs in stream(), cap in 1u64..12, every in 2usize..7) {
+        // After remove(l), the next request of l misses, for every policy; a
+        // resident line is removed, a missing one is not.
+        for kind in [PolicyKind::Lru, PolicyKind::Fifo, PolicyKind::Clock, PolicyKind::Sieve, PolicyKind::Lfu,
+                     PolicyKind::Arc, PolicyKind::S3fifo, PolicyKind::Random] {
+            let mut p = kind.build(cap);
+            for (i, &l) in reqs.iter().enumerate() {
+                let a = p.access(l);
+                if i % every == 0 {
+                    prop_assert_eq!(p.remove(l), a.resident, "{}", kind.name());
+                    prop_assert!(!p.remove(l));
+                    prop_assert!(!p.access(l).hit, "{} hit a removed line", kind.name());
+                }
+            }
+        }
     }
 
     #[test]

@@ -211,6 +211,20 @@ fn main() {
     println!("  mrc exact (every size)         {:>8.1} M/s", lines(mrc));
     println!("  mrc --sample 0.01              {:>8.1} M/s\n", lines(mrc_sampled));
 
+    // SHARDS: how far sampled curves are from the exact one, at every power of two.
+    let (exact, _, _) = replay(TraceReader::open(&big_raw).expect("open"), |h| Mrc::new(h, 64, 1.0)).expect("mrc");
+    let sizes: Vec<u64> = (10..=26).map(|k| 1u64 << k).collect();
+    println!("mrc --sample R against the exact curve, |miss ratio error| over sizes 1 KiB..64 MiB:");
+    for r in [0.5, 0.1, 0.01, 0.001] {
+        let (sampled, _, _) = replay(TraceReader::open(&big_raw).expect("open"), |h| Mrc::new(h, 64, r)).expect("mrc");
+        let errors: Vec<f64> =
+            sizes.iter().map(|&s| (sampled.point(s).miss_ratio - exact.point(s).miss_ratio).abs()).collect();
+        let max = errors.iter().cloned().fold(0.0, f64::max);
+        let mean = errors.iter().sum::<f64>() / errors.len() as f64;
+        println!("  R = {r:<6} max {max:.4}  mean {mean:.4}");
+    }
+    println!();
+
     request_streams(dir.path());
 }
 
@@ -318,10 +332,10 @@ fn request_streams(dir: &Path) {
     }
 }
 
-/// Runs bench/libcachesim.py; `(policy, seconds, miss ratio)` per policy, empty if unavailable.
+/// Runs bench/libcachesim_bench.py; `(policy, seconds, miss ratio)` per policy, empty if unavailable.
 fn libcachesim(path: &Path, capacity: u64) -> Vec<(String, f64, f64)> {
     let python = std::env::var("MEMTRACE_LIBCACHESIM_PYTHON").unwrap_or_else(|_| "python3".into());
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("libcachesim.py");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("libcachesim_bench.py");
     let out = match std::process::Command::new(python).arg(script).arg(path).arg(capacity.to_string()).output() {
         Ok(o) if o.status.success() => o.stdout,
         _ => return Vec::new(),

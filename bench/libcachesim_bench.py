@@ -1,6 +1,6 @@
 """Times libCacheSim's own policies on an oracleGeneral trace, for `make bench`.
 
-Usage: python3 libcachesim.py TRACE CAPACITY_OBJECTS
+Usage: python3 libcachesim_bench.py TRACE CAPACITY_OBJECTS
 Prints one line per policy: name, seconds (median of 3), miss ratio.
 Exits 3 when the `libcachesim` package (pip install libcachesim) is missing.
 """
