@@ -381,50 +381,55 @@ impl Policy for Sieve {
 
 // ---------------------------------------------------------------------------
 // LFU: frequency buckets, FIFO within a bucket; a new line starts at 1.
+// Only non-empty buckets exist (a map from frequency), so memory follows the
+// resident lines, not the highest count a hot line reaches.
 
 struct Lfu {
     cap: usize,
     slab: Slab,
-    buckets: Vec<List>,
-    min_freq: usize,
-    max_freq: usize,
+    buckets: LineHashMap<List>,
+    min_freq: u64,
     len: usize,
 }
 
 impl Lfu {
     fn new(cap: usize) -> Lfu {
-        Lfu { cap, slab: Slab::default(), buckets: vec![List::EMPTY; 2], min_freq: 1, max_freq: 1, len: 0 }
+        Lfu { cap, slab: Slab::default(), buckets: LineHashMap::default(), min_freq: 1, len: 0 }
     }
 
-    fn update_min(&mut self) {
-        for f in self.min_freq + 1..=self.max_freq {
-            if self.buckets[f].len > 0 {
-                self.min_freq = f;
-                return;
-            }
+    /// Takes node `i` out of bucket `f`, dropping the bucket when it empties; true if it did.
+    fn take(&mut self, f: u64, i: u32) -> bool {
+        let Some(b) = self.buckets.get_mut(&f) else { return false };
+        let mut l = *b;
+        self.slab.unlink(&mut l, i);
+        if l.len == 0 {
+            self.buckets.remove(&f);
+            true
+        } else {
+            *b = l;
+            false
         }
+    }
+
+    fn put(&mut self, f: u64, i: u32) {
+        let b = self.buckets.entry(f).or_insert(List::EMPTY);
+        let mut l = *b;
+        self.slab.push_tail(&mut l, i);
+        *b = l;
+        self.slab.nodes[i as usize].freq = f as u32;
     }
 }
 
 impl Policy for Lfu {
     fn access(&mut self, line: u64) -> Access {
         if let Some(i) = self.slab.find(line) {
-            let f = self.slab.nodes[i as usize].freq as usize;
-            let nf = f + 1;
-            if self.buckets.len() <= nf {
-                self.buckets.resize(nf + 1, List::EMPTY);
+            let f = self.slab.nodes[i as usize].freq as u64;
+            // Counts saturate at u32::MAX (the node's field): such lines share one bucket.
+            let next = (f + 1).min(u32::MAX as u64);
+            if self.take(f, i) && self.min_freq == f {
+                self.min_freq = next;
             }
-            self.max_freq = self.max_freq.max(nf);
-            let mut old = self.buckets[f];
-            self.slab.unlink(&mut old, i);
-            self.buckets[f] = old;
-            let mut new = self.buckets[nf];
-            self.slab.push_tail(&mut new, i);
-            self.buckets[nf] = new;
-            self.slab.nodes[i as usize].freq = nf as u32;
-            if self.min_freq == f && self.buckets[f].len == 0 {
-                self.update_min();
-            }
+            self.put(next, i);
             return Access { hit: true, resident: true, evicted: None };
         }
         if self.cap == 0 {
@@ -433,38 +438,30 @@ impl Policy for Lfu {
         let mut evicted = None;
         if self.len >= self.cap {
             let f = self.min_freq;
-            let mut b = self.buckets[f];
-            let o = b.head;
-            self.slab.unlink(&mut b, o);
-            self.buckets[f] = b;
-            evicted = Some(self.slab.nodes[o as usize].line);
-            self.slab.release(o);
-            self.len -= 1;
-            if self.buckets[f].len == 0 {
-                self.update_min();
+            let o = self.buckets.get(&f).map_or(NIL, |b| b.head);
+            if o != NIL {
+                self.take(f, o);
+                evicted = Some(self.slab.nodes[o as usize].line);
+                self.slab.release(o);
+                self.len -= 1;
             }
         }
+        // The new line counts 1, the least there is.
         self.min_freq = 1;
         let i = self.slab.alloc(line, 0);
-        self.slab.nodes[i as usize].freq = 1;
-        let mut b = self.buckets[1];
-        self.slab.push_tail(&mut b, i);
-        self.buckets[1] = b;
+        self.put(1, i);
         self.len += 1;
         Access { hit: false, resident: true, evicted }
     }
 
     fn remove(&mut self, line: u64) -> bool {
         let Some(i) = self.slab.find(line) else { return false };
-        let f = self.slab.nodes[i as usize].freq as usize;
-        let mut b = self.buckets[f];
-        self.slab.unlink(&mut b, i);
-        self.buckets[f] = b;
+        let f = self.slab.nodes[i as usize].freq as u64;
+        if self.take(f, i) && self.min_freq == f {
+            self.min_freq = self.buckets.keys().copied().min().unwrap_or(1);
+        }
         self.slab.release(i);
         self.len -= 1;
-        if self.min_freq == f && self.buckets[f].len == 0 {
-            self.update_min();
-        }
         true
     }
 }

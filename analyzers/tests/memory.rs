@@ -47,7 +47,16 @@ fn analyzers_use_memory_for_their_state_not_for_the_trace() {
     let s = w.finish().unwrap();
     assert_eq!(s.events, EVENTS);
     assert!(s.raw_bytes > 380_000_000);
-    for args in [&["info"][..], &["verify"], &["ard"], &["hist"], &["cache", "--size", "4KiB,32KiB,256KiB"]] {
+    for args in [
+        &["info"][..],
+        &["verify"],
+        &["ard"],
+        &["hist", "--stack"],
+        &["cache", "--size", "4KiB,32KiB,256KiB"],
+        &["cache", "--granularity", "line", "--size", "32KiB", "--assoc", "8", "--policy", "lru,arc,s3fifo,lfu,sieve"],
+        &["mrc"],
+        &["energy"],
+    ] {
         let kb = peak_rss_kb(args, &trace);
         assert!(kb < LIMIT_KB, "analyze {args:?} peaked at {kb} KB reading a {} MB trace", s.raw_bytes >> 20);
     }
