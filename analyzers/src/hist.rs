@@ -193,7 +193,7 @@ impl Hist {
             .per_buffer
             .iter()
             .zip(&self.names)
-            .filter_map(|(h, n)| h.as_ref().filter(|h| h.h.len() > 0).map(|h| (n.clone(), summarize(h))))
+            .filter_map(|(h, n)| h.as_ref().filter(|h| !h.h.is_empty()).map(|h| (n.clone(), summarize(h))))
             .collect();
         let stack = self.stack.map(|st| StackReport {
             line: st.layout.line_bytes(),
@@ -204,7 +204,7 @@ impl Hist {
                 .per_buffer
                 .iter()
                 .zip(&self.names)
-                .filter_map(|(h, n)| h.as_ref().filter(|h| h.h.len() > 0).map(|h| (n.clone(), summarize(h))))
+                .filter_map(|(h, n)| h.as_ref().filter(|h| !h.h.is_empty()).map(|h| (n.clone(), summarize(h))))
                 .collect(),
         });
         HistReport { weight: self.weight.name(), all: summarize(&self.all), per_buffer, stack }
@@ -214,7 +214,7 @@ impl Hist {
 fn summarize(r: &Recorded) -> DistanceHistogram {
     let h = &r.h;
     let mut buckets = Vec::new();
-    if h.len() > 0 {
+    if !h.is_empty() {
         let mut lo = 1u64;
         let max = r.max;
         loop {
@@ -228,15 +228,15 @@ fn summarize(r: &Recorded) -> DistanceHistogram {
         }
     }
     // Quantiles are HdrHistogram's (3 significant digits), clamped to the exact extremes.
-    let q = |p: f64| if h.len() == 0 { 0 } else { h.value_at_quantile(p).clamp(r.min, r.max) };
+    let q = |p: f64| if h.is_empty() { 0 } else { h.value_at_quantile(p).clamp(r.min, r.max) };
     DistanceHistogram {
         count: h.len(),
-        min: if h.len() == 0 { 0 } else { r.min },
+        min: if h.is_empty() { 0 } else { r.min },
         p50: q(0.5),
         p90: q(0.9),
         p99: q(0.99),
-        max: if h.len() == 0 { 0 } else { r.max },
-        mean: if h.len() == 0 { 0.0 } else { h.mean() },
+        max: if h.is_empty() { 0 } else { r.max },
+        mean: if h.is_empty() { 0.0 } else { h.mean() },
         buckets,
     }
 }

@@ -107,7 +107,7 @@ pub fn replay_with_progress<A: Analyzer>(
         let (done, total) = reader.progress();
         progress(done, total);
     }
-    let summary = reader.summary().ok_or_else(|| memtrace_incomplete())?;
+    let summary = reader.summary().ok_or_else(memtrace_incomplete)?;
     let header = reader.header().clone();
     Ok((analyzer.finish(), header, summary))
 }

@@ -248,7 +248,7 @@ impl Slab {
     }
 
     #[inline]
-    fn to_head(&mut self, l: &mut List, i: u32) {
+    fn move_to_head(&mut self, l: &mut List, i: u32) {
         if l.head != i {
             self.unlink(l, i);
             self.push_head(l, i);
@@ -284,7 +284,7 @@ impl Policy for Queue {
     fn access(&mut self, line: u64) -> Access {
         if let Some(i) = self.slab.find(line) {
             match self.kind {
-                QueueKind::Lru => self.slab.to_head(&mut self.q, i),
+                QueueKind::Lru => self.slab.move_to_head(&mut self.q, i),
                 QueueKind::Fifo => {}
                 QueueKind::Clock => self.slab.nodes[i as usize].freq = 1,
             }
@@ -298,7 +298,7 @@ impl Policy for Queue {
             if self.kind == QueueKind::Clock {
                 while self.slab.nodes[t as usize].freq >= 1 {
                     self.slab.nodes[t as usize].freq -= 1;
-                    self.slab.to_head(&mut self.q, t);
+                    self.slab.move_to_head(&mut self.q, t);
                     t = self.q.tail;
                 }
             }
@@ -309,7 +309,7 @@ impl Policy for Queue {
             let n = &mut self.slab.nodes[t as usize];
             n.line = line;
             n.freq = 0;
-            self.slab.to_head(&mut self.q, t);
+            self.slab.move_to_head(&mut self.q, t);
             return Access { hit: false, resident: true, evicted: Some(victim) };
         }
         let i = self.slab.alloc(line, 0);
@@ -568,7 +568,7 @@ impl Policy for Arc {
                 }
                 T2 => {
                     let mut l = self.t2;
-                    self.slab.to_head(&mut l, i);
+                    self.slab.move_to_head(&mut l, i);
                     self.t2 = l;
                     return Access { hit: true, resident: true, evicted: None };
                 }

@@ -6,6 +6,10 @@
 //! Access orders are documented in `docs/variants.md`; for the protocols
 //! of `tests/data/reference/streams/` they are exactly the seeds'.
 
+// Index loops mirror the reference's loops element for element, which keeps
+// the summation order (and so every bit) easy to check against it.
+#![allow(clippy::needless_range_loop)]
+
 use memtrace::Op;
 
 use crate::task::Params;
