@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use memtrace::{Event, Header, Op, Role};
 use serde::Serialize;
 
-use crate::linecache::{LineLayout, Policy, PolicyKind, SetAssociative};
+use crate::linecache::{assoc_json, build_cache, LineLayout, Policy, PolicyKind};
 use crate::linemap::LineMap;
 
 /// Horowitz, ISSCC 2014 (45 nm, 0.9 V): a 64-bit access of a 32 KiB SRAM.
@@ -172,11 +172,7 @@ impl Hierarchy {
         let levels = levels
             .iter()
             .map(|&cfg| {
-                let cap = cfg.size_bytes / line;
-                let cache: Box<dyn Policy> = match cfg.assoc {
-                    Some(w) if w < cap => Box::new(SetAssociative::new(cfg.policy, cap, w)),
-                    _ => cfg.policy.build(cap),
-                };
+                let cache = build_cache(cfg.policy, cfg.size_bytes / line, cfg.assoc);
                 Level { cfg, cache, dirty: LineMap::new(), requests: 0, hits: 0, written_back: 0, invalidated: 0 }
             })
             .collect::<Vec<_>>();
@@ -206,11 +202,10 @@ impl Hierarchy {
         self.by_role[role_index(role)].add(level, pj);
     }
 
-    /// A whole line arrives at or leaves through `level` (n = DRAM).
-    fn move_line(&mut self, level: usize, line: u64) {
+    /// A whole line of buffer `owner` arrives at or leaves through `level` (n = DRAM).
+    fn move_line(&mut self, level: usize, owner: Option<u32>) {
         let pj = self.words_per_line()
             * if level < self.levels.len() { self.levels[level].cfg.pj_per_word } else { self.dram_pj_per_word };
-        let owner = self.layout.owner(line);
         self.charge(level, owner, pj);
     }
 
@@ -223,7 +218,9 @@ impl Hierarchy {
         } else {
             self.levels[below].dirty.insert(line, 1);
         }
-        self.move_line(below, line);
+        // A victim's buffer is found from its address; requested lines pass their own.
+        let owner = self.layout.owner(line);
+        self.move_line(below, owner);
     }
 
     /// `level` evicted `victim`: write it back if dirty, and drop it from
@@ -272,12 +269,12 @@ impl Hierarchy {
                 }
                 // A miss here is a line fetched from below: charged where it is read.
                 if level + 1 < self.levels.len() {
-                    self.move_line(level + 1, line);
+                    self.move_line(level + 1, Some(e.buffer));
                 }
             }
             if !served {
                 self.dram_read += 1;
-                self.move_line(self.levels.len(), line);
+                self.move_line(self.levels.len(), Some(e.buffer));
             }
             if write {
                 if let Some(l1) = self.levels.first_mut() {
@@ -310,23 +307,17 @@ impl Hierarchy {
                 .levels
                 .iter()
                 .enumerate()
-                .map(|(i, l)| {
-                    let cap = l.cfg.size_bytes / self.line;
-                    LevelReport {
-                        name: format!("L{}", i + 1),
-                        size_bytes: l.cfg.size_bytes,
-                        assoc: match l.cfg.assoc {
-                            Some(w) if w < cap => serde_json::json!(w),
-                            _ => serde_json::json!("full"),
-                        },
-                        policy: l.cfg.policy.name(),
-                        pj_per_word: l.cfg.pj_per_word,
-                        requests: l.requests,
-                        hits: l.hits,
-                        misses: l.requests - l.hits,
-                        lines_written_back: l.written_back,
-                        back_invalidations: l.invalidated,
-                    }
+                .map(|(i, l)| LevelReport {
+                    name: format!("L{}", i + 1),
+                    size_bytes: l.cfg.size_bytes,
+                    assoc: assoc_json(l.cfg.assoc, l.cfg.size_bytes / self.line),
+                    policy: l.cfg.policy.name(),
+                    pj_per_word: l.cfg.pj_per_word,
+                    requests: l.requests,
+                    hits: l.hits,
+                    misses: l.requests - l.hits,
+                    lines_written_back: l.written_back,
+                    back_invalidations: l.invalidated,
                 })
                 .collect(),
             dram_pj_per_word: self.dram_pj_per_word,

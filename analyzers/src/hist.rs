@@ -189,26 +189,25 @@ impl Hist {
     }
 
     pub fn finish(self) -> HistReport {
-        let per_buffer = self
-            .per_buffer
-            .iter()
-            .zip(&self.names)
-            .filter_map(|(h, n)| h.as_ref().filter(|h| !h.h.is_empty()).map(|h| (n.clone(), summarize(h))))
-            .collect();
+        let per_buffer = summarize_buffers(&self.per_buffer, &self.names);
         let stack = self.stack.map(|st| StackReport {
             line: st.layout.line_bytes(),
             requests: st.requests,
             cold: st.cold,
             all: summarize(&st.all),
-            per_buffer: st
-                .per_buffer
-                .iter()
-                .zip(&self.names)
-                .filter_map(|(h, n)| h.as_ref().filter(|h| !h.h.is_empty()).map(|h| (n.clone(), summarize(h))))
-                .collect(),
+            per_buffer: summarize_buffers(&st.per_buffer, &self.names),
         });
         HistReport { weight: self.weight.name(), all: summarize(&self.all), per_buffer, stack }
     }
+}
+
+/// By buffer name, the buffers that recorded anything.
+fn summarize_buffers(per_buffer: &[Option<Recorded>], names: &[String]) -> BTreeMap<String, DistanceHistogram> {
+    per_buffer
+        .iter()
+        .zip(names)
+        .filter_map(|(h, n)| h.as_ref().filter(|h| !h.h.is_empty()).map(|h| (n.clone(), summarize(h))))
+        .collect()
 }
 
 fn summarize(r: &Recorded) -> DistanceHistogram {

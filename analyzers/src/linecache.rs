@@ -201,6 +201,13 @@ impl Slab {
         self.free.push(i);
     }
 
+    /// Takes node `i` off list `l` and frees it.
+    #[inline]
+    fn discard(&mut self, l: &mut List, i: u32) {
+        self.unlink(l, i);
+        self.release(i);
+    }
+
     #[inline]
     fn find(&self, line: u64) -> Option<u32> {
         self.map.get(line)
@@ -319,8 +326,7 @@ impl Policy for Queue {
 
     fn remove(&mut self, line: u64) -> bool {
         let Some(i) = self.slab.find(line) else { return false };
-        self.slab.unlink(&mut self.q, i);
-        self.slab.release(i);
+        self.slab.discard(&mut self.q, i);
         true
     }
 }
@@ -360,8 +366,7 @@ impl Policy for Sieve {
             }
             self.hand = self.slab.nodes[o as usize].prev;
             evicted = Some(self.slab.nodes[o as usize].line);
-            self.slab.unlink(&mut self.q, o);
-            self.slab.release(o);
+            self.slab.discard(&mut self.q, o);
         }
         let i = self.slab.alloc(line, 0);
         self.slab.push_head(&mut self.q, i);
@@ -373,8 +378,7 @@ impl Policy for Sieve {
         if self.hand == i {
             self.hand = self.slab.nodes[i as usize].prev;
         }
-        self.slab.unlink(&mut self.q, i);
-        self.slab.release(i);
+        self.slab.discard(&mut self.q, i);
         true
     }
 }
@@ -527,14 +531,19 @@ impl Arc {
         Some(self.slab.nodes[o as usize].line)
     }
 
+    fn discard_from(&mut self, id: u8, i: u32) {
+        let mut l = *self.list(id);
+        self.slab.discard(&mut l, i);
+        *self.list(id) = l;
+    }
+
     fn drop_tail(&mut self, id: u8) -> Option<u64> {
         let o = self.list(id).tail;
         if o == NIL {
             return None;
         }
         let line = self.slab.nodes[o as usize].line;
-        self.unlink_from(id, o);
-        self.slab.release(o);
+        self.discard_from(id, o);
         Some(line)
     }
 
@@ -579,8 +588,7 @@ impl Policy for Arc {
                     } else {
                         self.p = (self.p - (b1 / b2).max(1.0)).max(0.0);
                     }
-                    self.unlink_from(ghost, i);
-                    self.slab.release(i);
+                    self.discard_from(ghost, i);
                     ghost_hit = Some(ghost);
                 }
             }
@@ -607,8 +615,7 @@ impl Policy for Arc {
         if id != T1 && id != T2 {
             return false;
         }
-        self.unlink_from(id, i);
-        self.slab.release(i);
+        self.discard_from(id, i);
         true
     }
 }
@@ -667,9 +674,8 @@ impl S3Fifo {
 
     fn remove(&mut self, id: u8, i: u32) {
         let mut l = *self.list(id);
-        self.slab.unlink(&mut l, i);
+        self.slab.discard(&mut l, i);
         *self.list(id) = l;
-        self.slab.release(i);
     }
 
     fn ghost_add(&mut self, line: u64) {
@@ -906,6 +912,23 @@ impl Policy for SetAssociative {
     }
 }
 
+/// A cache of `capacity` lines under `kind`: `ways` per set, or fully
+/// associative when `None` or not below the capacity. Not for `opt`.
+pub fn build_cache(kind: PolicyKind, capacity: u64, ways: Option<u64>) -> Box<dyn Policy> {
+    match ways {
+        Some(w) if w < capacity => Box::new(SetAssociative::new(kind, capacity, w)),
+        _ => kind.build(capacity),
+    }
+}
+
+/// How results name an associativity: the ways, or `"full"`.
+pub fn assoc_json(ways: Option<u64>, capacity: u64) -> serde_json::Value {
+    match ways {
+        Some(w) if w < capacity => serde_json::json!(w),
+        _ => serde_json::json!("full"),
+    }
+}
+
 /// Expands every event of a trace to its line requests: `(line, write, buffer)`.
 pub fn requests<'a>(layout: &'a mut LineLayout, events: &'a [Event]) -> impl Iterator<Item = (u64, bool, u32)> + 'a {
     events.iter().flat_map(move |e| {
@@ -1043,7 +1066,7 @@ impl LineCacheSim {
         let cap = cfg.capacity_lines();
         let policy = match (cfg.policy, cfg.assoc) {
             (PolicyKind::Opt, _) => SimPolicy::Other(Box::new(Belady::new(cap, requests.unwrap_or(&[])))),
-            (kind, Some(ways)) if ways < cap => SimPolicy::Other(Box::new(SetAssociative::new(kind, cap, ways))),
+            (kind, Some(ways)) if ways < cap => SimPolicy::Other(build_cache(kind, cap, Some(ways))),
             (PolicyKind::Lru, _) => SimPolicy::Queue(Queue::new(cap as usize, QueueKind::Lru)),
             (PolicyKind::Fifo, _) => SimPolicy::Queue(Queue::new(cap as usize, QueueKind::Fifo)),
             (PolicyKind::Clock, _) => SimPolicy::Queue(Queue::new(cap as usize, QueueKind::Clock)),
@@ -1114,10 +1137,7 @@ impl LineCacheSim {
             policy: self.cfg.policy.name(),
             granularity: "line",
             line: self.cfg.line,
-            assoc: match self.cfg.assoc {
-                Some(w) if w < self.cfg.capacity_lines() => serde_json::json!(w),
-                _ => serde_json::json!("full"),
-            },
+            assoc: assoc_json(self.cfg.assoc, self.cfg.capacity_lines()),
             size_bytes: self.cfg.size_bytes,
             capacity_lines: self.cfg.capacity_lines(),
             requests,

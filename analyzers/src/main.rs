@@ -168,6 +168,15 @@ fn parse_sizes(s: &str) -> Result<Vec<u64>, String> {
     units::parse_sizes(s)
 }
 
+/// `--line`: a power of two of at least `least` bytes.
+fn check_line(line: u64, least: u64) -> Result<(), Failure> {
+    if line >= least.max(1) && line.is_power_of_two() {
+        return Ok(());
+    }
+    let floor = if least > 1 { format!(" of at least {least} bytes") } else { String::new() };
+    Err(Failure(format!("--line {line}: a line size is a power of two{floor}")))
+}
+
 /// An error already carrying the file it concerns.
 struct Failure(String);
 
@@ -284,8 +293,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
             }
         }
         Command::Hist { json, weight, stack, line, traces } => {
-            if stack && (line == 0 || !line.is_power_of_two()) {
-                return Err(Failure(format!("--line {line}: a line size is a power of two")));
+            if stack {
+                check_line(line, 1)?;
             }
             let mut reports = Vec::new();
             for path in &traces {
@@ -306,9 +315,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             }
         }
         Command::Cache { size, granularity: Granularity::Line, line, assoc, policy, json, traces } => {
-            if line == 0 || !line.is_power_of_two() {
-                return Err(Failure(format!("--line {line}: a line size is a power of two")));
-            }
+            check_line(line, 1)?;
             let sizes: Vec<u64> = size.into_iter().flatten().collect();
             let configs: Vec<LineConfig> = sizes
                 .iter()
@@ -412,9 +419,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             }
         }
         Command::Mrc { size, line, sample, json, csv, plot, traces } => {
-            if line == 0 || !line.is_power_of_two() {
-                return Err(Failure(format!("--line {line}: a line size is a power of two")));
-            }
+            check_line(line, 1)?;
             if !(sample > 0.0 && sample <= 1.0) {
                 return Err(Failure(format!("--sample {sample}: a fraction of lines, 0 < R <= 1")));
             }
@@ -443,9 +448,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Energy { levels, line, pj_per_word, batch, json, traces } => {
             use memtrace_analyzers::energy::{parse_level, Hierarchy, PJ_PER_WORD_DRAM};
-            if line < 8 || !line.is_power_of_two() {
-                return Err(Failure(format!("--line {line}: a line size is a power of two of at least 8 bytes")));
-            }
+            check_line(line, 8)?;
             let mut levels = if levels.is_empty() {
                 vec![parse_level("32KiB:8:lru").map_err(Failure)?, parse_level("1MiB:16:lru").map_err(Failure)?]
             } else {
