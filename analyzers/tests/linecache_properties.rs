@@ -115,6 +115,129 @@ fn naive_lfu(reqs: &[u64], cap: usize) -> usize {
     m
 }
 
+/// ARC (Megiddo and Modha) as libCacheSim runs it, on four Vecs (most
+/// recent first) searched linearly.
+fn naive_arc(reqs: &[u64], c: usize) -> usize {
+    let (mut t1, mut t2, mut b1, mut b2): (Vec<u64>, Vec<u64>, Vec<u64>, Vec<u64>) = Default::default();
+    let mut p = 0.0f64;
+    let mut m = 0;
+    // REPLACE: the LRU line of T1 (or T2) moves to the front of its ghost list.
+    let replace = |t1: &mut Vec<u64>, t2: &mut Vec<u64>, b1: &mut Vec<u64>, b2: &mut Vec<u64>, p: f64, in_b2: bool| {
+        let n1 = t1.len() as f64;
+        let from_t1 = (!t1.is_empty() && (n1 > p || (n1 == p && in_b2))) || t2.is_empty();
+        let (t, b) = if from_t1 { (t1, b1) } else { (t2, b2) };
+        if let Some(l) = t.pop() {
+            b.insert(0, l);
+        }
+    };
+    for &l in reqs {
+        if let Some(i) = t1.iter().position(|&x| x == l) {
+            t1.remove(i);
+            t2.insert(0, l);
+            continue;
+        }
+        if let Some(i) = t2.iter().position(|&x| x == l) {
+            t2.remove(i);
+            t2.insert(0, l);
+            continue;
+        }
+        m += 1;
+        let (n1, n2) = (b1.len() as f64, b2.len() as f64);
+        let ghost = if let Some(i) = b1.iter().position(|&x| x == l) {
+            p = (p + (n2 / n1).max(1.0)).min(c as f64);
+            b1.remove(i);
+            Some(false)
+        } else if let Some(i) = b2.iter().position(|&x| x == l) {
+            p = (p - (n1 / n2).max(1.0)).max(0.0);
+            b2.remove(i);
+            Some(true)
+        } else {
+            None
+        };
+        if c == 0 {
+            continue;
+        }
+        while t1.len() + t2.len() + 1 > c {
+            match ghost {
+                Some(in_b2) => replace(&mut t1, &mut t2, &mut b1, &mut b2, p, in_b2),
+                None if t1.len() + b1.len() + 1 > c => {
+                    if b1.pop().is_some() {
+                        replace(&mut t1, &mut t2, &mut b1, &mut b2, p, false);
+                    } else {
+                        t1.pop();
+                    }
+                }
+                None => {
+                    if t1.len() + b1.len() + t2.len() + b2.len() >= 2 * c {
+                        b2.pop();
+                    }
+                    replace(&mut t1, &mut t2, &mut b1, &mut b2, p, false);
+                }
+            }
+        }
+        if ghost.is_some() {
+            t2.insert(0, l);
+        } else {
+            t1.insert(0, l);
+        }
+    }
+    m
+}
+
+/// S3-FIFO as libCacheSim's S3FIFO-0.1000-2 (lines/README.md): Vecs of
+/// `(line, frequency)`, newest first.
+fn naive_s3fifo(reqs: &[u64], c: usize) -> usize {
+    let small_cap = (c as f64 * 0.10) as usize;
+    let main_cap = c - small_cap;
+    let ghost_cap = (c as f64 * 0.90) as usize;
+    let (mut small, mut main): (Vec<(u64, u32)>, Vec<(u64, u32)>) = Default::default();
+    let mut ghost: Vec<u64> = Vec::new();
+    let mut m = 0;
+    for &l in reqs {
+        if let Some(e) = small.iter_mut().chain(main.iter_mut()).find(|e| e.0 == l) {
+            e.1 += 1;
+            continue;
+        }
+        m += 1;
+        let ghost_hit = ghost.iter().position(|&x| x == l).map(|i| ghost.remove(i)).is_some();
+        if small_cap < 1 || c < 1 {
+            continue;
+        }
+        while small.len() + main.len() + 1 > c {
+            if main.len() > main_cap || small.is_empty() {
+                // Main is a 2-bit clock: a line hit since it was last looked at goes round again.
+                while let Some((line, f)) = main.pop() {
+                    if f >= 1 {
+                        main.insert(0, (line, f.min(3) - 1));
+                    } else {
+                        break;
+                    }
+                }
+            } else {
+                // The small FIFO promotes lines hit twice, drops the rest into the ghost.
+                while let Some((line, f)) = small.pop() {
+                    if f >= 2 {
+                        main.insert(0, (line, 0));
+                    } else {
+                        let known = small.iter().chain(&main).any(|e| e.0 == line) || ghost.contains(&line);
+                        if ghost_cap > 0 && !known {
+                            ghost.truncate(ghost_cap - 1);
+                            ghost.insert(0, line);
+                        }
+                        break;
+                    }
+                }
+            }
+        }
+        if ghost_hit {
+            main.insert(0, (l, 0));
+        } else if small_cap > 1 {
+            small.insert(0, (l, 0));
+        }
+    }
+    m
+}
+
 fn stream() -> impl Strategy<Value = Vec<u64>> {
     prop::collection::vec(0u64..24, 0..400)
 }
@@ -133,6 +256,35 @@ proptest! {
         prop_assert_eq!(misses(&mut *PolicyKind::Clock.build(cap as u64), &reqs), naive_clock(&reqs, cap));
         prop_assert_eq!(misses(&mut *PolicyKind::Sieve.build(cap as u64), &reqs), naive_sieve(&reqs, cap));
         prop_assert_eq!(misses(&mut *PolicyKind::Lfu.build(cap as u64), &reqs), naive_lfu(&reqs, cap));
+    }
+
+    #[test]
+    fn arc_and_s3fifo_equal_naive_models(reqs in stream(), cap in 0usize..30) {
+        prop_assert_eq!(misses(&mut *PolicyKind::Arc.build(cap as u64), &reqs), naive_arc(&reqs, cap));
+        prop_assert_eq!(misses(&mut *PolicyKind::S3fifo.build(cap as u64), &reqs), naive_s3fifo(&reqs, cap));
+    }
+
+    #[test]
+    fn opt_equals_a_naive_farthest_next_use(reqs in stream(), cap in 0usize..20) {
+        // On a miss, insert; if full, evict the resident line whose next request is farthest (never: farthest).
+        let next = |from: usize, l: u64| reqs[from..].iter().position(|&x| x == l).unwrap_or(usize::MAX);
+        let mut cached: Vec<u64> = Vec::new();
+        let mut m = 0;
+        for (k, &l) in reqs.iter().enumerate() {
+            if cached.contains(&l) {
+                continue;
+            }
+            m += 1;
+            if cap == 0 {
+                continue;
+            }
+            if cached.len() == cap {
+                let victim = (0..cached.len()).max_by_key(|&i| next(k + 1, cached[i])).unwrap();
+                cached.remove(victim);
+            }
+            cached.push(l);
+        }
+        prop_assert_eq!(misses(&mut Belady::new(cap as u64, &reqs), &reqs), m);
     }
 
     #[test]
