@@ -4,10 +4,12 @@
 //!
 //! - [`rng`]: Python's `random` and numpy's legacy `RandomState`, bit for bit;
 //! - [`task`]: data and initial weights;
+//! - [`kernels`]: the numeric inner loops, portable and AVX2, same bits;
 //! - [`train`]: the steps of every variant and their access order;
 //! - [`run`]: epochs, evaluation, stopping;
 //! - [`record`]: the tracer that writes memtrace traces.
 
+pub mod kernels;
 pub mod record;
 pub mod rng;
 pub mod run;

@@ -2,10 +2,10 @@
 //! seed 004 does), evaluation after each epoch, and the stop rule of the
 //! reference trainer.
 
+use crate::kernels::{hidden_pre_many, output_many};
 use crate::rng::NpRandomState;
 use crate::task::{generate, Data, Params, RngKind, Shape};
-use crate::train::relu;
-use crate::train::{hidden_pre, NoTrace, StepConfig, Stepper, Tracer, Variant};
+use crate::train::{predict_with, NoTrace, StepConfig, Stepper, Tracer, Variant};
 
 /// Everything that defines a training run.
 #[derive(Debug, Clone)]
@@ -134,31 +134,23 @@ impl Trainer {
 }
 
 /// The network's output for every sample of `x`, each computed exactly as
-/// [`crate::train::predict`] does. Samples go four at a time: their output
-/// sums are independent chains that overlap, each still summed in order.
+/// [`crate::train::predict`] does. Samples go four at a time: each block of
+/// W1 is loaded once for all four, and their output sums are independent
+/// chains that overlap, each still summed in order.
 pub fn outputs(p: &Params, x: &[f64], n: usize) -> Vec<f64> {
     const GROUP: usize = 4;
     let hidden = p.hidden();
-    let samples = x.len() / n;
-    let mut outs = vec![0.0; samples];
-    let mut h_pre = vec![0.0; GROUP * hidden];
-    let mut s = 0;
-    while s < samples {
-        let g = GROUP.min(samples - s);
-        for k in 0..g {
-            let xs = &x[(s + k) * n..(s + k + 1) * n];
-            hidden_pre(&p.w1t, &p.b1, xs, n, 0, hidden, &mut h_pre[k * hidden..(k + 1) * hidden]);
-        }
-        let mut acc = [0.0f64; GROUP];
-        for j in 0..hidden {
-            for k in 0..g {
-                acc[k] += p.w2[j] * relu(h_pre[k * hidden + j]);
-            }
-        }
-        for k in 0..g {
-            outs[s + k] = acc[k] + p.b2;
-        }
-        s += g;
+    let mut outs = Vec::with_capacity(x.len() / n.max(1));
+    let mut bufs: [Vec<f64>; GROUP] = std::array::from_fn(|_| vec![0.0; hidden]);
+    let mut groups = x.chunks_exact(GROUP * n);
+    for xs in &mut groups {
+        let xs: [&[f64]; GROUP] = std::array::from_fn(|k| &xs[k * n..(k + 1) * n]);
+        let mut h_pre = bufs.each_mut().map(|b| b.as_mut_slice());
+        hidden_pre_many(&p.w1t, &p.b1, xs, 0, hidden, &mut h_pre);
+        outs.extend(output_many(&p.w2, p.b2, bufs.each_ref().map(|b| b.as_slice())));
+    }
+    for x in groups.remainder().chunks_exact(n) {
+        outs.push(predict_with(p, x, n, &mut bufs[0]));
     }
     outs
 }

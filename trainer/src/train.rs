@@ -12,6 +12,7 @@
 
 use memtrace::Op;
 
+use crate::kernels::{hidden_pre, output_many, relu, update, update_w1};
 use crate::task::Params;
 
 /// The symbolic buffers of the network. Per-sample temporaries of a
@@ -166,6 +167,16 @@ impl Scratch {
     fn new(hidden: usize) -> Scratch {
         Scratch { h_pre: vec![0.0; hidden], h: vec![0.0; hidden], dh: vec![0.0; hidden], dh_pre: vec![0.0; hidden] }
     }
+
+    /// `dh = W2 dout` (the old W2) and `dh_pre = dh where h_pre > 0, else 0`;
+    /// a select without branches, since the sign of `h_pre` is a coin flip.
+    fn backprop_hidden(&mut self, w2: &[f64], dout: f64) {
+        let rows = self.dh.iter_mut().zip(&mut self.dh_pre).zip(&self.h_pre).zip(w2);
+        for (((dh, dh_pre), &h_pre), &w2) in rows {
+            *dh = w2 * dout;
+            *dh_pre = if h_pre > 0.0 { *dh } else { 0.0 };
+        }
+    }
 }
 
 /// Reusable state of the trainer's steps.
@@ -187,113 +198,11 @@ fn w<T: Tracer>(t: &mut T, b: Buf, s: usize, off: usize, len: usize) {
     t.access(b, s, Op::Write, off, len)
 }
 
-/// `max(0, v)` as Python computes it.
-#[inline(always)]
-pub fn relu(v: f64) -> f64 {
-    if v > 0.0 {
-        v
-    } else {
-        0.0
-    }
-}
-
-/// `p - lr (g + wd p)`.
-#[inline(always)]
-fn update(p: f64, g: f64, lr: f64, wd: f64) -> f64 {
-    p - lr * (g + wd * p)
-}
-
-/// `h_pre[j] = (sum_i W1[j][i] x[i]) + b1[j]` for rows `j0..j0 + len`,
-/// with `w1t` column-major (`w1t[i * hidden + j]`).
-///
-/// Each row is summed left to right from 0, as the reference does; the
-/// rows of a block are independent sums that the compiler runs in SIMD lanes.
-#[inline(always)]
-fn hidden_pre_generic(w1t: &[f64], b1: &[f64], x: &[f64], n: usize, j0: usize, len: usize, h_pre: &mut [f64]) {
-    const BLOCK: usize = 16;
-    let hidden = b1.len();
-    let x = &x[..n];
-    let end = j0 + len;
-    let mut j = j0;
-    while j + BLOCK <= end {
-        let mut acc = [0.0f64; BLOCK];
-        for (i, &xi) in x.iter().enumerate() {
-            let col = &w1t[i * hidden + j..i * hidden + j + BLOCK];
-            for l in 0..BLOCK {
-                acc[l] += col[l] * xi;
-            }
-        }
-        for l in 0..BLOCK {
-            h_pre[j + l] = acc[l] + b1[j + l];
-        }
-        j += BLOCK;
-    }
-    for j in j..end {
-        let mut acc = 0.0;
-        for (i, &xi) in x.iter().enumerate() {
-            acc += w1t[i * hidden + j] * xi;
-        }
-        h_pre[j] = acc + b1[j];
-    }
-}
-
-/// [`hidden_pre_generic`], compiled for AVX2 when the CPU has it (twice the
-/// SIMD width; Rust never fuses multiply and add, so the results are the
-/// same bits either way).
-#[inline]
-pub fn hidden_pre(w1t: &[f64], b1: &[f64], x: &[f64], n: usize, j0: usize, len: usize, h_pre: &mut [f64]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx2")]
-        fn avx2(w1t: &[f64], b1: &[f64], x: &[f64], n: usize, j0: usize, len: usize, h_pre: &mut [f64]) {
-            hidden_pre_generic(w1t, b1, x, n, j0, len, h_pre)
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2, checked just above.
-            return unsafe { avx2(w1t, b1, x, n, j0, len, h_pre) };
-        }
-    }
-    hidden_pre_generic(w1t, b1, x, n, j0, len, h_pre)
-}
-
-/// `p - lr (g x + wd p)` over one tile of W1's columns (column-major), the
-/// per-sample W1 update; dispatched to AVX2 like [`hidden_pre`].
-#[inline]
-fn update_w1_tile(w1t: &mut [f64], dh_pre: &[f64], x: &[f64], hidden: usize, j0: usize, lr: f64, wd: f64) {
-    #[inline(always)]
-    fn generic(w1t: &mut [f64], dh_pre: &[f64], x: &[f64], hidden: usize, j0: usize, lr: f64, wd: f64) {
-        let len = dh_pre.len();
-        for (i, &xi) in x.iter().enumerate() {
-            let col = &mut w1t[i * hidden + j0..i * hidden + j0 + len];
-            for (wv, &g) in col.iter_mut().zip(dh_pre) {
-                *wv = update(*wv, g * xi, lr, wd);
-            }
-        }
-    }
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx2")]
-        fn avx2(w1t: &mut [f64], dh_pre: &[f64], x: &[f64], hidden: usize, j0: usize, lr: f64, wd: f64) {
-            generic(w1t, dh_pre, x, hidden, j0, lr, wd)
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2, checked just above.
-            return unsafe { avx2(w1t, dh_pre, x, hidden, j0, lr, wd) };
-        }
-    }
-    generic(w1t, dh_pre, x, hidden, j0, lr, wd)
-}
-
 /// The output of the network for one input (no tracing; evaluation).
 /// `h_pre` is scratch of length `hidden`.
 pub fn predict_with(p: &Params, x: &[f64], n_bits: usize, h_pre: &mut [f64]) -> f64 {
-    let hidden = p.b1.len();
-    hidden_pre(&p.w1t, &p.b1, x, n_bits, 0, hidden, h_pre);
-    let mut out = 0.0;
-    for j in 0..hidden {
-        out += p.w2[j] * relu(h_pre[j]);
-    }
-    out + p.b2
+    hidden_pre(&p.w1t, &p.b1, x, n_bits, 0, p.hidden(), h_pre);
+    output_many(&p.w2, p.b2, [h_pre])[0]
 }
 
 /// [`predict_with`] with its own scratch.
@@ -391,13 +300,7 @@ impl Stepper {
             return false;
         }
         let dout = -y;
-        {
-            let sc = &mut self.scratch[0];
-            for j in 0..hd {
-                sc.dh[j] = p.w2[j] * dout;
-                sc.dh_pre[j] = if sc.h_pre[j] > 0.0 { sc.dh[j] } else { 0.0 };
-            }
-        }
+        self.scratch[0].backprop_hidden(&p.w2, dout);
         match variant {
             Variant::Standard | Variant::Fused => {
                 w(t, Buf::Dout, 0, 0, 1);
@@ -462,7 +365,7 @@ impl Stepper {
 
     fn update_w1_rows(&self, p: &mut Params, x: &[f64], j0: usize, len: usize) {
         let (n, hd, lr, wd) = (self.cfg.n_bits, self.cfg.hidden, self.cfg.lr, self.cfg.wd);
-        update_w1_tile(&mut p.w1t, &self.scratch[0].dh_pre[j0..j0 + len], &x[..n], hd, j0, lr, wd);
+        update_w1(&mut p.w1t, &self.scratch[0].dh_pre[j0..j0 + len], &x[..n], hd, j0, lr, wd);
     }
 
     fn update_b1_rows(&self, p: &mut Params, j0: usize, len: usize) {
@@ -527,13 +430,7 @@ impl Stepper {
             }
             active += 1;
             let dout = -y;
-            {
-                let sc = &mut self.scratch[s];
-                for j in 0..hd {
-                    sc.dh[j] = p.w2[j] * dout;
-                    sc.dh_pre[j] = if sc.h_pre[j] > 0.0 { sc.dh[j] } else { 0.0 };
-                }
-            }
+            self.scratch[s].backprop_hidden(&p.w2, dout);
             if variant == Variant::Perlayer {
                 r(t, Buf::W2, 0, 0, hd);
             } else {
