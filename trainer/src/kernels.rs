@@ -83,6 +83,10 @@ pub fn hidden_pre(w1t: &[f64], b1: &[f64], x: &[f64], n: usize, j0: usize, len: 
 /// overlap their latencies.
 #[inline]
 pub fn output_many<const S: usize>(w2: &[f64], b2: f64, h_pre: [&[f64]; S]) -> [f64; S] {
+    // Slices of one length up front: with no bounds check left in the loop,
+    // the accumulators stay in registers instead of round-tripping through
+    // the stack on every addition.
+    let h_pre = h_pre.map(|h| &h[..w2.len()]);
     let mut acc = [0.0f64; S];
     for (j, &w) in w2.iter().enumerate() {
         for k in 0..S {
@@ -90,6 +94,36 @@ pub fn output_many<const S: usize>(w2: &[f64], b2: f64, h_pre: [&[f64]; S]) -> [
         }
     }
     acc.map(|a| a + b2)
+}
+
+/// `(sum_j W2[j] h[j]) + b2` in order, with `h` already rectified, for one
+/// sample; `terms` is scratch of `h.len()`.
+///
+/// The sum is a chain of dependent additions, and about half its terms are
+/// zeros from the ReLU. Those are left out, which changes no bit: the sum
+/// starts at +0, `v + ±0 == v` for every `v != 0`, `+0 + ±0 == +0`, and an
+/// exact sum of nonzero terms is +0, never -0, so the running sum is never
+/// -0. (A term that is NaN, from an infinite weight, is not zero and stays.)
+#[inline]
+pub fn output_sum(w2: &[f64], b2: f64, h: &[f64], terms: &mut [f64]) -> f64 {
+    let terms = &mut terms[..h.len()];
+    let mut kept = 0;
+    for (&w, &h) in w2.iter().zip(h) {
+        let term = w * h;
+        // Written unconditionally, kept by advancing: no branch to mispredict.
+        terms[kept] = term;
+        kept += (term != 0.0) as usize;
+        // Never taken before the last term (kept <= j); it tells the
+        // compiler that the next write is in bounds, which measured faster.
+        if kept == terms.len() {
+            break;
+        }
+    }
+    let mut acc = 0.0;
+    for &term in &terms[..kept] {
+        acc += term;
+    }
+    acc + b2
 }
 
 /// `W1[j][i] = p - lr (dh_pre[j] x[i] + wd p)` for rows `j0..j0 + dh_pre.len()`:
@@ -221,14 +255,21 @@ mod avx2 {
     pub unsafe fn update_w1(w1t: &mut [f64], dh_pre: &[f64], x: &[f64], hidden: usize, j0: usize, lr: f64, wd: f64) {
         let len = dh_pre.len();
         let (lr4, wd4) = (_mm256_set1_pd(lr), _mm256_set1_pd(wd));
+        // `g x` for an input of +1 or -1 is `g` or `-g`, bit for bit: a sign
+        // flip instead of a multiplication, which leaves the multiply ports
+        // to the two products every element needs anyway.
+        let sign = _mm256_set1_pd(-0.0);
         let whole = len / 4 * 4;
         for (i, &xi) in x.iter().enumerate() {
             let col = w1t.as_mut_ptr().add(i * hidden + j0);
+            let flip = if xi == -1.0 { sign } else { _mm256_setzero_pd() };
+            let unit = xi == 1.0 || xi == -1.0;
             let x4 = _mm256_set1_pd(xi);
             let mut l = 0;
             while l < whole {
                 let p = _mm256_loadu_pd(col.add(l));
-                let g = _mm256_mul_pd(_mm256_loadu_pd(dh_pre.as_ptr().add(l)), x4);
+                let d = _mm256_loadu_pd(dh_pre.as_ptr().add(l));
+                let g = if unit { _mm256_xor_pd(d, flip) } else { _mm256_mul_pd(d, x4) };
                 let step = _mm256_mul_pd(lr4, _mm256_add_pd(g, _mm256_mul_pd(wd4, p)));
                 _mm256_storeu_pd(col.add(l), _mm256_sub_pd(p, step));
                 l += 4;
@@ -326,6 +367,36 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn output_sum_without_zero_terms_gives_the_full_sums_bits() {
+        for hidden in [1, 2, 7, 64, 501] {
+            for seed in 0..20 {
+                let w2 = values(hidden, 100 + seed);
+                // Rectified: about half zeros; some weights -0 and some huge,
+                // so that terms cancel exactly and -0 terms occur.
+                let h: Vec<f64> = values(hidden, 200 + seed).into_iter().map(relu).collect();
+                let mut w2 = w2;
+                for j in (0..hidden).step_by(5) {
+                    w2[j] = -0.0;
+                }
+                let mut terms = vec![0.0; hidden];
+                for b2 in [0.0, -0.0, 0.5] {
+                    let mut acc = 0.0;
+                    for j in 0..hidden {
+                        acc += w2[j] * h[j];
+                    }
+                    let got = output_sum(&w2, b2, &h, &mut terms);
+                    assert_eq!(got.to_bits(), (acc + b2).to_bits(), "hidden {hidden} seed {seed} b2 {b2}");
+                }
+            }
+        }
+        // Exact cancellation: the running sum passes through +0, never -0.
+        let (w2, h) = ([1.0, -1.0, -2.0, 2.0], [0.5, 0.5, 0.0, 0.0]);
+        assert_eq!(output_sum(&w2, -0.0, &h, &mut [0.0; 4]).to_bits(), 0.0f64.to_bits());
+        // An infinite weight against a zero activation is NaN in the full sum; so here.
+        assert!(output_sum(&[f64::INFINITY, 1.0], 0.0, &[0.0, 1.0], &mut [0.0; 2]).is_nan());
     }
 
     #[test]

@@ -40,11 +40,16 @@ pub struct History {
 
 pub struct Trainer {
     pub cfg: RunConfig,
-    pub data: Data,
-    pub params: Params,
+    data: Data,
+    params: Params,
     pub stepper: Stepper,
     shuffler: Option<NpRandomState>,
     pub history: History,
+    /// Counts the steps that changed the parameters: outputs computed under
+    /// the same version are the same bits, so they are computed once.
+    version: u64,
+    /// Each training sample's last computed output and its version.
+    known: Vec<(u64, f64)>,
 }
 
 impl Trainer {
@@ -59,7 +64,25 @@ impl Trainer {
             tile: cfg.tiles.unwrap_or(cfg.shape.hidden).clamp(1, cfg.shape.hidden),
         });
         let shuffler = cfg.shuffle.then(|| NpRandomState::new(0));
-        Trainer { cfg, data, params, stepper, shuffler, history: History::default() }
+        let known = vec![(u64::MAX, 0.0); cfg.shape.n_train];
+        Trainer { cfg, data, params, stepper, shuffler, history: History::default(), version: 0, known }
+    }
+
+    /// The data set, as generated.
+    pub fn data(&self) -> &Data {
+        &self.data
+    }
+
+    /// The current parameters (changed only by steps, which keeps the
+    /// outputs this trainer remembers honest).
+    pub fn params(&self) -> &Params {
+        &self.params
+    }
+
+    /// The output of training sample `s`, if known under the current parameters.
+    fn known_output(&self, s: usize) -> Option<f64> {
+        let (version, out) = self.known[s];
+        (version == self.version).then_some(out)
     }
 
     /// The order in which the next epoch visits the training samples.
@@ -75,26 +98,67 @@ impl Trainer {
     pub fn step<T: Tracer>(&mut self, samples: &[usize], t: &mut T) {
         let n = self.cfg.shape.n_bits;
         // A mini-batch run stays a mini-batch run for a short last batch of one.
-        if self.cfg.batch <= 1 {
+        let changed = if self.cfg.batch <= 1 {
             let s = samples[0];
             let x = &self.data.x_train[s * n..(s + 1) * n];
-            self.stepper.single_step(&mut self.params, x, self.data.y_train[s], t);
+            self.stepper.single_step(&mut self.params, x, self.data.y_train[s], t)
         } else {
-            self.stepper.batch_step(&mut self.params, &self.data.x_train, &self.data.y_train, samples, t);
-        }
+            self.stepper.batch_step(&mut self.params, &self.data.x_train, &self.data.y_train, samples, t) > 0
+        };
+        self.version += changed as u64;
         t.end_step();
     }
 
     /// One epoch; `t` sees every step.
     pub fn epoch<T: Tracer>(&mut self, t: &mut T) {
         let order = self.epoch_order();
-        for chunk in order.chunks(self.cfg.batch.max(1)) {
-            self.step(chunk, t);
+        if self.cfg.batch > 1 {
+            for chunk in order.chunks(self.cfg.batch) {
+                self.step(chunk, t);
+            }
+            return;
+        }
+        // Single samples. A step whose margin is >= 1 changes nothing, so
+        // outputs stay valid across such steps, which is most steps once
+        // training fits most samples. Two ways to compute less, neither
+        // changing a bit:
+        // - an output already known under the current parameters (from the
+        //   last evaluation, or earlier in this epoch) is not recomputed
+        //   when it shows the step changes nothing;
+        // - otherwise the next sample's forward pass is made in the same
+        //   pass over W1 and used if this step changes nothing.
+        let n = self.cfg.shape.n_bits;
+        let x_of = |s: usize| s * n..(s + 1) * n;
+        let mut ahead: Option<f64> = None;
+        for (k, &s) in order.iter().enumerate() {
+            let x = &self.data.x_train[x_of(s)];
+            let y = self.data.y_train[s];
+            let out = match (ahead.take(), self.known_output(s), order.get(k + 1)) {
+                (Some(out), _, _) => {
+                    self.stepper.take_ahead();
+                    out
+                }
+                // The step will change nothing: no forward values are needed.
+                (None, Some(out), _) if out * y >= 1.0 => out,
+                (None, Some(_), _) | (None, None, None) => self.stepper.forward_values(&self.params, x),
+                (None, None, Some(&next)) => {
+                    let [out, next_out] = self.stepper.forward_pair(&self.params, [x, &self.data.x_train[x_of(next)]]);
+                    self.known[next] = (self.version, next_out);
+                    ahead = Some(next_out);
+                    out
+                }
+            };
+            self.known[s] = (self.version, out);
+            if self.stepper.single_step_after_forward(&mut self.params, x, y, out, t) {
+                self.version += 1;
+                ahead = None;
+            }
+            t.end_step();
         }
     }
 
-    pub fn evaluate(&self, x: &[f64], y: &[f64]) -> Eval {
-        let outs = outputs(&self.params, x, self.cfg.shape.n_bits);
+    /// Accuracy and loss over one set, given the outputs.
+    fn score(outs: &[f64], y: &[f64]) -> Eval {
         let (mut correct, mut loss) = (0usize, 0.0);
         for (&out, &ys) in outs.iter().zip(y) {
             let pred = if out >= 0.0 { 1.0 } else { -1.0 };
@@ -107,9 +171,26 @@ impl Trainer {
         Eval { acc: correct as f64 / count, loss: loss / count }
     }
 
+    /// Evaluates the network on any set.
+    pub fn evaluate(&self, x: &[f64], y: &[f64]) -> Eval {
+        Self::score(&outputs(&self.params, x, self.cfg.shape.n_bits), y)
+    }
+
+    /// The output of every training sample, computing only those not known
+    /// under the current parameters.
+    fn training_outputs(&mut self) -> Vec<f64> {
+        let n = self.cfg.shape.n_bits;
+        let stale: Vec<usize> = (0..self.cfg.shape.n_train).filter(|&s| self.known_output(s).is_none()).collect();
+        let xs: Vec<f64> = stale.iter().flat_map(|&s| self.data.x_train[s * n..(s + 1) * n].iter().copied()).collect();
+        for (&s, out) in stale.iter().zip(outputs(&self.params, &xs, n)) {
+            self.known[s] = (self.version, out);
+        }
+        self.known.iter().map(|&(_, out)| out).collect()
+    }
+
     /// Evaluates both sets and appends to the history; returns the test accuracy.
     pub fn record_epoch(&mut self) -> f64 {
-        let train = self.evaluate(&self.data.x_train, &self.data.y_train);
+        let train = Self::score(&self.training_outputs(), &self.data.y_train);
         let test = self.evaluate(&self.data.x_test, &self.data.y_test);
         self.history.train_accs.push(train.acc);
         self.history.train_losses.push(train.loss);

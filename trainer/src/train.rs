@@ -12,7 +12,7 @@
 
 use memtrace::Op;
 
-use crate::kernels::{hidden_pre, output_many, relu, update, update_w1};
+use crate::kernels::{hidden_pre, hidden_pre_many, output_many, output_sum, relu, update, update_w1};
 use crate::task::Params;
 
 /// The symbolic buffers of the network. Per-sample temporaries of a
@@ -161,11 +161,19 @@ pub struct Scratch {
     h: Vec<f64>,
     dh: Vec<f64>,
     dh_pre: Vec<f64>,
+    /// The nonzero terms of the output sum.
+    terms: Vec<f64>,
 }
 
 impl Scratch {
     fn new(hidden: usize) -> Scratch {
-        Scratch { h_pre: vec![0.0; hidden], h: vec![0.0; hidden], dh: vec![0.0; hidden], dh_pre: vec![0.0; hidden] }
+        Scratch {
+            h_pre: vec![0.0; hidden],
+            h: vec![0.0; hidden],
+            dh: vec![0.0; hidden],
+            dh_pre: vec![0.0; hidden],
+            terms: vec![0.0; hidden],
+        }
     }
 
     /// `dh = W2 dout` (the old W2) and `dh_pre = dh where h_pre > 0, else 0`;
@@ -214,7 +222,7 @@ impl Stepper {
     pub fn new(cfg: StepConfig) -> Stepper {
         Stepper {
             cfg,
-            scratch: vec![Scratch::new(cfg.hidden)],
+            scratch: vec![Scratch::new(cfg.hidden); 2],
             acc_w1: vec![0.0; cfg.hidden * cfg.n_bits],
             acc_b1: vec![0.0; cfg.hidden],
             acc_w2: vec![0.0; cfg.hidden],
@@ -238,35 +246,76 @@ impl Stepper {
         w(t, Buf::B2, 0, 0, 1);
     }
 
-    /// Forward pass of sample slot `s`, tile by tile; returns `out`.
+    /// Forward pass of sample slot `s`: computes, then announces; returns `out`.
     fn forward<T: Tracer>(&mut self, p: &Params, x: &[f64], s: usize, t: &mut T) -> f64 {
-        let (n, hd) = (self.cfg.n_bits, self.cfg.hidden);
-        let tiles: Vec<(usize, usize)> = self.tiles().collect();
+        let out = self.compute_forward(p, x, s);
+        self.trace_forward(s, t);
+        out
+    }
+
+    /// The numbers of a forward pass of `x` into scratch slot 0, ready for
+    /// [`Stepper::single_step_after_forward`]; returns `out`.
+    pub fn forward_values(&mut self, p: &Params, x: &[f64]) -> f64 {
+        self.compute_forward(p, x, 0)
+    }
+
+    /// The numbers of a forward pass into scratch slot `s`; returns `out`.
+    /// Rows are independent sums, so tiles change no number and are left
+    /// to [`Stepper::trace_forward`].
+    fn compute_forward(&mut self, p: &Params, x: &[f64], s: usize) -> f64 {
         let sc = &mut self.scratch[s];
-        for &(j0, len) in &tiles {
+        hidden_pre(&p.w1t, &p.b1, x, self.cfg.n_bits, 0, self.cfg.hidden, &mut sc.h_pre);
+        for (h, &h_pre) in sc.h.iter_mut().zip(&sc.h_pre) {
+            *h = relu(h_pre);
+        }
+        output_sum(&p.w2, p.b2, &sc.h, &mut sc.terms)
+    }
+
+    /// The accesses of a forward pass of sample `s`, tile by tile.
+    fn trace_forward<T: Tracer>(&self, s: usize, t: &mut T) {
+        let (n, hd) = (self.cfg.n_bits, self.cfg.hidden);
+        for (j0, len) in self.tiles() {
             r(t, Buf::X, s, 0, n);
             r(t, Buf::W1, 0, j0 * n, len * n);
             r(t, Buf::B1, 0, j0, len);
-            hidden_pre(&p.w1t, &p.b1, x, n, j0, len, &mut sc.h_pre);
             w(t, Buf::HPre, s, j0, len);
             r(t, Buf::HPre, s, j0, len);
-            for j in j0..j0 + len {
-                sc.h[j] = relu(sc.h_pre[j]);
-            }
             w(t, Buf::H, s, j0, len);
         }
-        for &(j0, len) in &tiles {
+        for (j0, len) in self.tiles() {
             r(t, Buf::H, s, j0, len);
         }
         r(t, Buf::W2, 0, 0, hd);
         r(t, Buf::B2, 0, 0, 1);
-        let mut out = 0.0;
-        for j in 0..hd {
-            out += p.w2[j] * sc.h[j];
-        }
-        out += p.b2;
         w(t, Buf::Out, s, 0, 1);
-        out
+    }
+
+    /// Forward passes of two samples under the same parameters, into
+    /// scratch slots 0 and 1, in one pass over W1; returns both outputs.
+    /// The second is what a single step on `xs[1]` would compute as long as
+    /// the step on `xs[0]` changes nothing (see [`Stepper::take_ahead`]).
+    pub fn forward_pair(&mut self, p: &Params, xs: [&[f64]; 2]) -> [f64; 2] {
+        let n = self.cfg.n_bits;
+        let [a, b] = &mut self.scratch[..2] else { unreachable!("a stepper has two scratch slots") };
+        hidden_pre_many(
+            &p.w1t,
+            &p.b1,
+            [&xs[0][..n], &xs[1][..n]],
+            0,
+            self.cfg.hidden,
+            &mut [&mut a.h_pre, &mut b.h_pre],
+        );
+        for sc in [&mut *a, &mut *b] {
+            for (h, &h_pre) in sc.h.iter_mut().zip(&sc.h_pre) {
+                *h = relu(h_pre);
+            }
+        }
+        output_many(&p.w2, p.b2, [&a.h, &b.h])
+    }
+
+    /// Makes slot 1 of [`Stepper::forward_pair`] the current forward pass.
+    pub fn take_ahead(&mut self) {
+        self.scratch.swap(0, 1);
     }
 
     fn update_layer2<T: Tracer>(&self, p: &mut Params, dout: f64, s: usize, t: &mut T) {
@@ -286,12 +335,26 @@ impl Stepper {
 
     /// One single-sample SGD step; true if the margin was < 1 (parameters changed).
     pub fn single_step<T: Tracer>(&mut self, p: &mut Params, x: &[f64], y: f64, t: &mut T) -> bool {
+        let out = self.compute_forward(p, x, 0);
+        self.single_step_after_forward(p, x, y, out, t)
+    }
+
+    /// [`Stepper::single_step`] whose forward pass, with output `out`, is
+    /// already in scratch slot 0 (computed under the current parameters).
+    pub fn single_step_after_forward<T: Tracer>(
+        &mut self,
+        p: &mut Params,
+        x: &[f64],
+        y: f64,
+        out: f64,
+        t: &mut T,
+    ) -> bool {
         let (n, hd, lr, wd) = (self.cfg.n_bits, self.cfg.hidden, self.cfg.lr, self.cfg.wd);
         let variant = self.cfg.variant;
         let tiles: Vec<(usize, usize)> = self.tiles().collect();
         w(t, Buf::X, 0, 0, n);
         w(t, Buf::Y, 0, 0, 1);
-        let out = self.forward(p, x, 0, t);
+        self.trace_forward(0, t);
         if variant != Variant::Perlayer {
             r(t, Buf::Out, 0, 0, 1);
             r(t, Buf::Y, 0, 0, 1);

@@ -32,7 +32,7 @@ fn tiling_never_changes_a_number() {
             for tiles in [1, 7, 25, 100, 1000] {
                 let mut tiled = Trainer::new(config(variant, batch, Some(tiles)));
                 tiled.train(5, 1.1, |_| {});
-                assert_eq!(tiled.params, plain.params, "{} batch {batch} tiles {tiles}", variant.name());
+                assert_eq!(tiled.params(), plain.params(), "{} batch {batch} tiles {tiles}", variant.name());
                 assert_eq!(tiled.history, plain.history);
             }
         }

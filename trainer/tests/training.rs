@@ -43,16 +43,16 @@ fn data_and_initial_weights_are_bit_identical() {
         let n = t.cfg.shape.n_bits;
         let secret: Vec<usize> =
             run["secret"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
-        assert_eq!(t.data.secret, secret, "{name}");
+        assert_eq!(t.data().secret, secret, "{name}");
         for (s, row) in run["x_train_first3"].as_array().unwrap().iter().enumerate() {
-            assert_eq!(t.data.x_train[s * n..(s + 1) * n], floats(row)[..], "{name} x_train[{s}]");
+            assert_eq!(t.data().x_train[s * n..(s + 1) * n], floats(row)[..], "{name} x_train[{s}]");
         }
-        assert_eq!(t.data.y_train[..3], floats(&run["y_train_first3"])[..], "{name}");
-        assert_eq!(t.data.x_test[..n], floats(&run["x_test_first1"][0])[..], "{name}");
-        assert_eq!(t.params.w1_row(0), floats(&run["W1_row0"]), "{name}");
-        let last = t.params.w1_row(t.cfg.shape.hidden - 1);
+        assert_eq!(t.data().y_train[..3], floats(&run["y_train_first3"])[..], "{name}");
+        assert_eq!(t.data().x_test[..n], floats(&run["x_test_first1"][0])[..], "{name}");
+        assert_eq!(t.params().w1_row(0), floats(&run["W1_row0"]), "{name}");
+        let last = t.params().w1_row(t.cfg.shape.hidden - 1);
         assert_eq!(last[..4], floats(&run["W1_row_last_first4"])[..], "{name}");
-        assert_eq!(t.params.w2[..5], floats(&run["W2_first5"])[..], "{name}");
+        assert_eq!(t.params().w2[..5], floats(&run["W2_first5"])[..], "{name}");
     }
 }
 
@@ -71,8 +71,8 @@ fn every_variant_trains_bit_identically() {
             assert_eq!(t.history.train_accs, floats(&expected["train_accs"]), "{what}");
             assert_eq!(t.history.train_losses, floats(&expected["train_losses"]), "{what}");
             assert_eq!(t.history.test_losses, floats(&expected["test_losses"]), "{what}");
-            assert_eq!(t.params.w1_row(0)[..5], floats(&expected["W1_row0_after"])[..], "{what}");
-            assert_eq!(t.params.b2, expected["b2_after"].as_f64().unwrap(), "{what}");
+            assert_eq!(t.params().w1_row(0)[..5], floats(&expected["W1_row0_after"])[..], "{what}");
+            assert_eq!(t.params().b2, expected["b2_after"].as_f64().unwrap(), "{what}");
         }
     }
 }
