@@ -14,10 +14,13 @@ use std::thread::JoinHandle;
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::{self, BufferId, Event, Header, Op, EVENT_LEN};
 
-/// Bytes per block handed to the background thread.
-const BLOCK_BYTES: usize = 1 << 20;
-/// Blocks in flight before the caller waits for the disk.
-const BLOCKS_IN_FLIGHT: usize = 4;
+/// Bytes per block handed to the background thread. Small enough that the
+/// thread starts early: with 1 MiB blocks, a short recording (40k events)
+/// sat in one block and was compressed only at `finish`, adding 3 ms to a
+/// 14 ms run; at 64 KiB the compression overlaps the recording.
+const BLOCK_BYTES: usize = 64 << 10;
+/// Blocks in flight before the caller waits for the disk (1 MiB).
+const BLOCKS_IN_FLIGHT: usize = 16;
 
 /// How the bytes are stored on disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
