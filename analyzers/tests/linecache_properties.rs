@@ -190,7 +190,8 @@ fn naive_s3fifo(reqs: &[u64], c: usize) -> usize {
     let small_cap = (c as f64 * 0.10) as usize;
     let main_cap = c - small_cap;
     let ghost_cap = (c as f64 * 0.90) as usize;
-    let (mut small, mut main): (Vec<(u64, u32)>, Vec<(u64, u32)>) = Default::default();
+    let mut small: Vec<(u64, u32)> = Vec::new();
+    let mut main: Vec<(u64, u32)> = Vec::new();
     let mut ghost: Vec<u64> = Vec::new();
     let mut m = 0;
     for &l in reqs {

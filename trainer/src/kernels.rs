@@ -56,7 +56,7 @@ pub fn hidden_pre_many<const S: usize>(
     h_pre: &mut [&mut [f64]; S],
 ) {
     let hidden = b1.len();
-    let n = if hidden == 0 { 0 } else { w1t.len() / hidden };
+    let n = w1t.len().checked_div(hidden).unwrap_or(0);
     assert!(
         w1t.len() == n * hidden
             && xs.iter().all(|x| x.len() == n)
@@ -181,6 +181,9 @@ mod portable {
 /// to cover the latency of an addition, and the same operations in the
 /// same order per element as [`portable`].
 #[cfg(target_arch = "x86_64")]
+// Registers are indexed in step across parallel arrays (`w[v]`, `acc[k][v]`):
+// index loops show that layout; iterator chains would hide it.
+#[allow(clippy::needless_range_loop)]
 mod avx2 {
     use std::arch::x86_64::*;
 

@@ -316,7 +316,7 @@ fn run(cli: Cli, stop: &AtomicBool) -> Result<(), String> {
     let start = if cli.first_active {
         (0..n_train)
             .find(|&s| {
-                predict(&trainer.params(), &trainer.data().x_train[s * n..(s + 1) * n], n) * trainer.data().y_train[s]
+                predict(trainer.params(), &trainer.data().x_train[s * n..(s + 1) * n], n) * trainer.data().y_train[s]
                     < 1.0
             })
             .ok_or("--first-active: every training sample already has margin >= 1")?

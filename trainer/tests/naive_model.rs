@@ -6,6 +6,9 @@
 //! SIMD blocks, for every variant, single-sample and mini-batch, tiled and
 //! not. This is what keeps the trainer's fast paths honest.
 
+// Index loops on purpose: they read like the reference's formulas.
+#![allow(clippy::needless_range_loop)]
+
 use memtrace_trainer::rng::NpRandomState;
 use memtrace_trainer::run::{RunConfig, Trainer};
 use memtrace_trainer::task::{RngKind, Shape};
