@@ -89,11 +89,34 @@ struct Cli {
 
 const DEFAULT_EPOCHS: usize = 200;
 
+/// The machine's memory in bytes (Linux: `MemTotal` of /proc/meminfo);
+/// `None` where it cannot be read, and then no run is refused for its size.
+fn physical_memory() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
+}
+
 impl Cli {
     fn validate(&self) -> Result<(), String> {
         self.shape().validate()?;
         if self.batch == 0 {
             return Err("--batch must be at least 1".into());
+        }
+        // Refuse a run that cannot fit, with the flags to blame, rather than
+        // abort in the allocator (or be killed) halfway through.
+        let needed = self.shape().bytes_needed(self.batch);
+        if let Some(total) = physical_memory() {
+            if needed.map_or(true, |b| b > total) {
+                let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
+                let need = needed.map_or("more than 2^64 bytes".to_string(), |b| format!("about {:.1} GiB", gib(b)));
+                return Err(format!(
+                    "this run needs {need}, more than this machine's {:.1} GiB of memory; \
+                     lower --n-train, --n-test, --hidden, --n-bits or --batch",
+                    gib(total)
+                ));
+            }
         }
         if self.tiles == Some(0) {
             return Err("--tiles must be at least 1".into());

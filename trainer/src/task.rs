@@ -41,6 +41,20 @@ impl Shape {
         }
         Ok(())
     }
+
+    /// The bytes a run of this shape holds, roughly (within a small factor
+    /// of what it allocates): the samples, three copies of W1 (as generated,
+    /// transposed, and a batch's gradient) and the per-sample temporaries of
+    /// a batch of `batch`. `None` when that does not fit in a u64.
+    pub fn bytes_needed(&self, batch: usize) -> Option<u64> {
+        let f = |v: usize| u64::try_from(v).ok();
+        let (n, hidden) = (f(self.n_bits)?, f(self.hidden)?);
+        let samples = f(self.n_train)?.checked_add(f(self.n_test)?)?;
+        let data = samples.checked_mul(n + 1)?;
+        let network = hidden.checked_mul(n)?.checked_mul(3)?.checked_add(hidden.checked_mul(10)?)?;
+        let temporaries = f(batch.clamp(2, self.n_train.max(2)))?.checked_mul(hidden)?.checked_mul(5)?;
+        data.checked_add(network)?.checked_add(temporaries)?.checked_mul(8)
+    }
 }
 
 /// Samples row-major: `x[s * n_bits + i]`, labels in {-1, +1}.

@@ -74,6 +74,21 @@ fn invalid_values_get_one_clear_line() {
         assert!(err.starts_with("record: ") && err.contains(says), "{args}: {err}");
         assert_eq!(err.trim_end().lines().count(), 1, "{args}: {err}");
     }
+    // Sizes no machine holds are refused up front with the flags to lower,
+    // not aborted in the allocator: 10^12 samples of 20 bits, 10^10 weights.
+    #[cfg(target_os = "linux")]
+    for args in ["--n-train 50000000000 --epochs 1", "--hidden 100000 --n-bits 100000 --epochs 1"] {
+        let out = Command::cargo_bin("record").unwrap().args(args.split_whitespace()).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args}: {err}");
+        assert!(
+            err.starts_with("record: this run needs about ") && err.contains("GiB of memory; lower --n-train"),
+            "{args}: {err}"
+        );
+        assert_eq!(err.trim_end().lines().count(), 1, "{args}: {err}");
+    }
+    // Batches larger than the training set hold one training set's temporaries.
+    Command::cargo_bin("record").unwrap().args(["--batch", "100000000000", "--epochs", "1"]).assert().success();
     // Tiles larger than hidden are fine: one tile.
     Command::cargo_bin("record").unwrap().args(["--hidden", "50", "--tiles", "80", "--epochs", "1"]).assert().success();
     // Mutually exclusive flags are usage errors.
