@@ -115,6 +115,40 @@ fn main() {
         PYTHON_SECONDS / concurrent
     );
 
+    // --- Seed 004's table against its published wall times (numpy, not pure Python).
+    println!("seed 004: hidden 200, n-train 1000, numpy, shuffled, until solved; mean of seeds 42..46");
+    for (variant, batch, published) in [
+        (Variant::Standard, 1, 0.058),
+        (Variant::Standard, 32, 0.177),
+        (Variant::Perlayer, 1, 0.221),
+        (Variant::Perlayer, 32, 0.665),
+    ] {
+        let secs = time(REPS, || {
+            for seed in 42..47 {
+                let mut t = Trainer::new(RunConfig {
+                    shape: Shape { n_bits: 20, k: 3, hidden: 200, n_train: 1000, n_test: 200 },
+                    lr: 0.1,
+                    wd: 0.01,
+                    seed,
+                    rng: RngKind::Numpy,
+                    variant,
+                    batch,
+                    tiles: None,
+                    shuffle: true,
+                });
+                assert!(t.train(200, 1.0, |_| {}).is_some(), "seed 004's runs all solve");
+            }
+        }) / 5.0;
+        let name = format!("{}+{}", variant.name(), if batch == 1 { "single" } else { "batch" });
+        println!(
+            "  {name:<16} {:>7.1} ms   published {:>4.0} ms   {:>5.0}x",
+            secs * 1e3,
+            published * 1e3,
+            published / secs
+        );
+    }
+    println!();
+
     // --- Cost of recording: the same run untraced and traced.
     let epochs = 3;
     let untraced = time(REPS, || {

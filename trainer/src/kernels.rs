@@ -142,10 +142,79 @@ pub fn update_w1(w1t: &mut [f64], dh_pre: &[f64], x: &[f64], hidden: usize, j0: 
     portable::update_w1(w1t, dh_pre, x, hidden, j0, lr, wd)
 }
 
+/// `acc[i][j] += dh_pre[j] x[i]` for rows `j0..j0 + dh_pre.len()` of the
+/// column-major `acc` (W1's shape): a batch's W1 gradient, one sample at a
+/// time, as the reference sums it.
+///
+/// # Panics
+/// If the lengths disagree.
+#[inline]
+pub fn accumulate_w1(acc: &mut [f64], dh_pre: &[f64], x: &[f64], hidden: usize, j0: usize) {
+    assert!(acc.len() == x.len() * hidden && j0 + dh_pre.len() <= hidden, "accumulate_w1: inconsistent shapes");
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2() {
+        // SAFETY: the CPU has AVX2 (checked).
+        return unsafe { avx2::elementwise(|| portable::accumulate_w1(acc, dh_pre, x, hidden, j0)) };
+    }
+    portable::accumulate_w1(acc, dh_pre, x, hidden, j0)
+}
+
+/// `acc[j] += a v[j]`.
+#[inline]
+pub fn axpy(acc: &mut [f64], a: f64, v: &[f64]) {
+    assert_eq!(acc.len(), v.len(), "axpy: inconsistent lengths");
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2() {
+        // SAFETY: the CPU has AVX2 (checked).
+        return unsafe { avx2::elementwise(|| portable::axpy(acc, a, v)) };
+    }
+    portable::axpy(acc, a, v)
+}
+
+/// `p[k] = p[k] - lr (acc[k] / b + wd p[k])`: a mini-batch update from
+/// summed gradients (divided, never multiplied by `1 / b`, as the reference).
+#[inline]
+pub fn update_mean(p: &mut [f64], acc: &[f64], b: f64, lr: f64, wd: f64) {
+    assert_eq!(p.len(), acc.len(), "update_mean: inconsistent lengths");
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2() {
+        // SAFETY: the CPU has AVX2 (checked).
+        return unsafe { avx2::elementwise(|| portable::update_mean(p, acc, b, lr, wd)) };
+    }
+    portable::update_mean(p, acc, b, lr, wd)
+}
+
 /// The plain loops, for CPUs without AVX2 and as the model the AVX2 loops
 /// are tested against.
 mod portable {
     use super::update;
+
+    // Element-wise loops: compiled inside `avx2::elementwise` they become
+    // AVX2 loops with the same operations per element, so the same bits.
+    #[inline(always)]
+    pub fn accumulate_w1(acc: &mut [f64], dh_pre: &[f64], x: &[f64], hidden: usize, j0: usize) {
+        let len = dh_pre.len();
+        for (i, &xi) in x.iter().enumerate() {
+            let col = &mut acc[i * hidden + j0..i * hidden + j0 + len];
+            for (a, &g) in col.iter_mut().zip(dh_pre) {
+                *a += g * xi;
+            }
+        }
+    }
+
+    #[inline(always)]
+    pub fn axpy(acc: &mut [f64], a: f64, v: &[f64]) {
+        for (s, &e) in acc.iter_mut().zip(v) {
+            *s += a * e;
+        }
+    }
+
+    #[inline(always)]
+    pub fn update_mean(p: &mut [f64], acc: &[f64], b: f64, lr: f64, wd: f64) {
+        for (v, &g) in p.iter_mut().zip(acc) {
+            *v = update(*v, g / b, lr, wd);
+        }
+    }
 
     pub fn hidden_pre<const S: usize>(
         w1t: &[f64],
@@ -250,6 +319,18 @@ mod avx2 {
             }
             *j += 4 * V;
         }
+    }
+
+    /// Runs an element-wise loop (inlined into it) compiled for AVX2. No
+    /// element's arithmetic changes: Rust neither reassociates nor fuses
+    /// floating-point operations, so the vector loop computes what the
+    /// scalar one does.
+    ///
+    /// Safety: AVX2 present.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    pub unsafe fn elementwise(f: impl FnOnce()) {
+        f()
     }
 
     /// Safety: AVX2 present; `w1t.len() == x.len() * hidden`,
@@ -369,6 +450,40 @@ mod tests {
                     assert_ne!(bits(&fast), bits(&values(hidden * n, 5)), "nothing was updated");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn batch_kernels_give_the_plain_loops_bits() {
+        let bits = |v: &[f64]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+        for hidden in [1, 3, 4, 7, 33, 100] {
+            for (j0, len) in [(0, hidden), (hidden / 3, hidden / 2)] {
+                let n = 20;
+                // Inputs of +-1 and, for the general case, arbitrary values.
+                for x in [signs(n, 3), values(n, 9)] {
+                    let dh_pre = values(len, 4);
+                    let mut fast = values(hidden * n, 5);
+                    let mut plain = fast.clone();
+                    accumulate_w1(&mut fast, &dh_pre, &x, hidden, j0);
+                    portable::accumulate_w1(&mut plain, &dh_pre, &x, hidden, j0);
+                    assert_eq!(bits(&fast), bits(&plain), "accumulate_w1 hidden {hidden} rows {j0}..{}", j0 + len);
+                    if len > 0 {
+                        assert_ne!(bits(&fast), bits(&values(hidden * n, 5)), "nothing was accumulated");
+                    }
+                }
+            }
+            let (v, start) = (values(hidden, 6), values(hidden, 7));
+            let (mut fast, mut plain) = (start.clone(), start.clone());
+            axpy(&mut fast, 0.37, &v);
+            portable::axpy(&mut plain, 0.37, &v);
+            assert_eq!(bits(&fast), bits(&plain), "axpy hidden {hidden}");
+            assert_eq!(fast[0].to_bits(), (start[0] + 0.37 * v[0]).to_bits());
+            let (mut fast, mut plain) = (start.clone(), start.clone());
+            update_mean(&mut fast, &v, 32.0, 0.1, 0.01);
+            portable::update_mean(&mut plain, &v, 32.0, 0.1, 0.01);
+            assert_eq!(bits(&fast), bits(&plain), "update_mean hidden {hidden}");
+            // Divided by the batch size, as the reference does, not multiplied by its inverse.
+            assert_eq!(fast[0].to_bits(), update(start[0], v[0] / 32.0, 0.1, 0.01).to_bits());
         }
     }
 

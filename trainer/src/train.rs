@@ -12,7 +12,7 @@
 
 use memtrace::Op;
 
-use crate::kernels::{hidden_pre, hidden_pre_many, output_many, output_sum, relu, update, update_w1};
+use crate::kernels::{self, hidden_pre, hidden_pre_many, output_many, output_sum, relu, update, update_w1};
 use crate::task::Params;
 
 /// The symbolic buffers of the network. Per-sample temporaries of a
@@ -246,13 +246,6 @@ impl Stepper {
         w(t, Buf::B2, 0, 0, 1);
     }
 
-    /// Forward pass of sample slot `s`: computes, then announces; returns `out`.
-    fn forward<T: Tracer>(&mut self, p: &Params, x: &[f64], s: usize, t: &mut T) -> f64 {
-        let out = self.compute_forward(p, x, s);
-        self.trace_forward(s, t);
-        out
-    }
-
     /// The numbers of a forward pass of `x` into scratch slot 0, ready for
     /// [`Stepper::single_step_after_forward`]; returns `out`.
     pub fn forward_values(&mut self, p: &Params, x: &[f64]) -> f64 {
@@ -269,6 +262,38 @@ impl Stepper {
             *h = relu(h_pre);
         }
         output_sum(&p.w2, p.b2, &sc.h, &mut sc.terms)
+    }
+
+    /// The numbers of the forward passes of a batch's samples (`x_of(s)` for
+    /// `s` in `0..count`) into scratch slots `0..count`, four samples per
+    /// pass over W1; returns the outputs. The parameters are the same for
+    /// every sample of a batch's pass, so this is what `count` calls of
+    /// [`Stepper::compute_forward`] compute.
+    fn compute_forward_batch<'x>(&mut self, p: &Params, count: usize, x_of: impl Fn(usize) -> &'x [f64]) -> Vec<f64> {
+        let mut outs = Vec::with_capacity(count);
+        let mut s = 0;
+        while s + 4 <= count {
+            let [a, b, c, d] = &mut self.scratch[s..s + 4] else { unreachable!("four slots") };
+            hidden_pre_many(
+                &p.w1t,
+                &p.b1,
+                [x_of(s), x_of(s + 1), x_of(s + 2), x_of(s + 3)],
+                0,
+                self.cfg.hidden,
+                &mut [&mut a.h_pre, &mut b.h_pre, &mut c.h_pre, &mut d.h_pre],
+            );
+            for sc in [&mut *a, &mut *b, &mut *c, &mut *d] {
+                for (h, &h_pre) in sc.h.iter_mut().zip(&sc.h_pre) {
+                    *h = relu(h_pre);
+                }
+            }
+            outs.extend(output_many(&p.w2, p.b2, [&a.h, &b.h, &c.h, &d.h]));
+            s += 4;
+        }
+        for s in s..count {
+            outs.push(self.compute_forward(p, x_of(s), s));
+        }
+        outs
     }
 
     /// The accesses of a forward pass of sample `s`, tile by tile.
@@ -480,12 +505,14 @@ impl Stepper {
         }
         let mut active = 0;
         let mut active2 = 0;
+        let outs = self.compute_forward_batch(p, bsz, x_of);
         for s in 0..bsz {
             let x = x_of(s);
             let y = ys[samples[s]];
             w(t, Buf::X, s, 0, n);
             w(t, Buf::Y, s, 0, 1);
-            let out = self.forward(p, x, s, t);
+            let out = outs[s];
+            self.trace_forward(s, t);
             r(t, Buf::Out, s, 0, 1);
             r(t, Buf::Y, s, 0, 1);
             if out * y >= 1.0 {
@@ -523,12 +550,7 @@ impl Stepper {
                 r(t, Buf::X, s, 0, n);
                 r(t, Buf::AccDW1, 0, j0 * n, len * n);
                 let dh_pre = &self.scratch[s].dh_pre;
-                for (i, &xi) in x[..n].iter().enumerate() {
-                    let col = &mut self.acc_w1[i * hd + j0..i * hd + j0 + len];
-                    for (a, &g) in col.iter_mut().zip(&dh_pre[j0..j0 + len]) {
-                        *a += g * xi;
-                    }
-                }
+                kernels::accumulate_w1(&mut self.acc_w1, &dh_pre[j0..j0 + len], &x[..n], hd, j0);
                 w(t, Buf::AccDW1, 0, j0 * n, len * n);
                 r(t, Buf::AccDB1, 0, j0, len);
                 for j in j0..j0 + len {
@@ -550,16 +572,13 @@ impl Stepper {
             r(t, Buf::AccDW1, 0, j0 * n, len * n);
             r(t, Buf::W1, 0, j0 * n, len * n);
             for i in 0..n {
-                for k in i * hd + j0..i * hd + j0 + len {
-                    p.w1t[k] = update(p.w1t[k], self.acc_w1[k] / b, lr, wd);
-                }
+                let col = i * hd + j0..i * hd + j0 + len;
+                kernels::update_mean(&mut p.w1t[col.clone()], &self.acc_w1[col], b, lr, wd);
             }
             w(t, Buf::W1, 0, j0 * n, len * n);
             r(t, Buf::AccDB1, 0, j0, len);
             r(t, Buf::B1, 0, j0, len);
-            for j in j0..j0 + len {
-                p.b1[j] = update(p.b1[j], self.acc_b1[j] / b, lr, wd);
-            }
+            kernels::update_mean(&mut p.b1[j0..j0 + len], &self.acc_b1[j0..j0 + len], b, lr, wd);
             w(t, Buf::B1, 0, j0, len);
         }
         if variant == Variant::Perlayer {
@@ -567,10 +586,11 @@ impl Stepper {
             // takes the layer-2 gradient from that second pass.
             w(t, Buf::AccDW2, 0, 0, hd);
             w(t, Buf::AccDB2, 0, 0, 1);
+            let outs = self.compute_forward_batch(p, bsz, x_of);
             for s in 0..bsz {
-                let x = x_of(s);
                 let y = ys[samples[s]];
-                let out = self.forward(p, x, s, t);
+                let out = outs[s];
+                self.trace_forward(s, t);
                 r(t, Buf::Out, s, 0, 1);
                 r(t, Buf::Y, s, 0, 1);
                 if out * y >= 1.0 {
@@ -582,10 +602,7 @@ impl Stepper {
                     r(t, Buf::H, s, j0, len);
                 }
                 r(t, Buf::AccDW2, 0, 0, hd);
-                let h = &self.scratch[s].h;
-                for j in 0..hd {
-                    self.acc_w2[j] += dout * h[j];
-                }
+                kernels::axpy(&mut self.acc_w2, dout, &self.scratch[s].h);
                 w(t, Buf::AccDW2, 0, 0, hd);
                 r(t, Buf::AccDB2, 0, 0, 1);
                 acc_b2 += dout;
@@ -598,9 +615,7 @@ impl Stepper {
         }
         r(t, Buf::AccDW2, 0, 0, hd);
         r(t, Buf::W2, 0, 0, hd);
-        for j in 0..hd {
-            p.w2[j] = update(p.w2[j], self.acc_w2[j] / b, lr, wd);
-        }
+        kernels::update_mean(&mut p.w2, &self.acc_w2, b, lr, wd);
         w(t, Buf::W2, 0, 0, hd);
         r(t, Buf::AccDB2, 0, 0, 1);
         r(t, Buf::B2, 0, 0, 1);
@@ -613,10 +628,7 @@ impl Stepper {
         let hd = self.cfg.hidden;
         r(t, Buf::DW2, s, 0, hd);
         r(t, Buf::AccDW2, 0, 0, hd);
-        let h = &self.scratch[s].h;
-        for j in 0..hd {
-            self.acc_w2[j] += dout * h[j];
-        }
+        kernels::axpy(&mut self.acc_w2, dout, &self.scratch[s].h[..hd]);
         w(t, Buf::AccDW2, 0, 0, hd);
         r(t, Buf::DB2, s, 0, 1);
         r(t, Buf::AccDB2, 0, 0, 1);
