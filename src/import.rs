@@ -10,12 +10,12 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::{Buffer, Header, Op, Role, MAX_BUFFERS, MAX_NAME_LEN};
-use crate::writer::{TraceWriter, WriteOptions, WriteSummary};
+use crate::writer::{Compression, TraceWriter, WriteOptions, WriteSummary};
 
 /// The role an imported buffer gets from its name, following the seeds'
 /// naming: `W1`, `b2` are parameters; `x`, `y` inputs; `acc_*`
@@ -184,7 +184,22 @@ fn scan(path: &Path, mut f: impl FnMut(Line<'_>, u64) -> Result<()>) -> Result<(
 }
 
 /// Imports an events CSV into a trace at `output` (compressed if it ends in `.zst`).
-pub fn import_csv(input: &Path, output: &Path, mut header: Header) -> Result<WriteSummary> {
+pub fn import_csv(input: &Path, output: &Path, header: Header) -> Result<WriteSummary> {
+    import_csv_with(input, header, |h| TraceWriter::create_with(output, h, WriteOptions::for_path(output)))
+}
+
+/// Imports an events CSV into a raw trace written to a stream (standard output).
+pub fn import_csv_to_stream(input: &Path, out: impl Write + Send + 'static, header: Header) -> Result<WriteSummary> {
+    import_csv_with(input, header, |h| TraceWriter::to_stream(out, h, WriteOptions { compression: Compression::None }))
+}
+
+/// The import: the CSV is read twice (the buffer table, then the events),
+/// and the writer is opened in between by `open`.
+fn import_csv_with(
+    input: &Path,
+    mut header: Header,
+    open: impl FnOnce(Header) -> Result<TraceWriter>,
+) -> Result<WriteSummary> {
     // Pass 1: the buffer table.
     let mut index: HashMap<String, usize> = HashMap::new();
     let mut lens: Vec<(String, u64)> = Vec::new();
@@ -206,7 +221,7 @@ pub fn import_csv(input: &Path, output: &Path, mut header: Header) -> Result<Wri
         header.add_buffer(Buffer::new(name.clone(), *len, guess_role(name)))?;
     }
     // Pass 2: the events.
-    let mut writer = TraceWriter::create_with(output, header, WriteOptions::for_path(output))?;
+    let mut writer = open(header)?;
     scan(input, |l, line| {
         let id = *index.get(l.buffer).ok_or_else(|| {
             csv_err(line, format!("buffer {:?} appeared while importing (the file changed)", l.buffer))

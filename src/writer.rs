@@ -3,9 +3,11 @@
 //! and writes them. Output goes to a temporary file in the target directory
 //! that is renamed into place by [`TraceWriter::finish`]: a writer that is
 //! dropped, panics, or whose process dies leaves no file under the output
-//! name, and a file under the output name always has its footer.
+//! name, and a file under the output name always has its footer. A writer
+//! to a stream ([`TraceWriter::to_stream`], for pipes) cannot take back what
+//! it wrote; there, a trace cut short lacks its footer, and every reader
+//! rejects it as truncated.
 
-use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, SyncSender};
@@ -62,9 +64,18 @@ enum Msg {
 }
 
 struct Finished {
-    file: tempfile::NamedTempFile,
+    /// The temporary file to rename into place; `None` for a stream.
+    file: Option<tempfile::NamedTempFile>,
     raw_bytes: u64,
+    /// Bytes written: the file's length.
+    written: u64,
     crc32: u32,
+}
+
+/// Where the background thread writes.
+enum Destination {
+    Temporary(tempfile::NamedTempFile),
+    Stream(Box<dyn Write + Send>),
 }
 
 /// Streams events into a trace file.
@@ -75,7 +86,8 @@ pub struct TraceWriter {
     spare: Receiver<Vec<u8>>,
     worker: Option<JoinHandle<io::Result<Option<Finished>>>>,
     events: u64,
-    target: PathBuf,
+    /// The name to rename the temporary file to; `None` for a stream.
+    target: Option<PathBuf>,
 }
 
 impl TraceWriter {
@@ -106,11 +118,30 @@ impl TraceWriter {
             builder.permissions(std::fs::Permissions::from_mode(0o666));
         }
         let tmp = builder.tempfile_in(&dir)?;
+        TraceWriter::start(Destination::Temporary(tmp), Some(target), &header, header_bytes, options)
+    }
+
+    /// Creates a writer to a stream (standard output, a pipe). The stream
+    /// gets the same bytes a file would, as they are produced; a writer
+    /// dropped before [`TraceWriter::finish`] leaves the stream without a
+    /// footer, which readers report as truncated.
+    pub fn to_stream(out: impl Write + Send + 'static, header: Header, options: WriteOptions) -> Result<TraceWriter> {
+        let header_bytes = header.encode()?;
+        TraceWriter::start(Destination::Stream(Box::new(out)), None, &header, header_bytes, options)
+    }
+
+    fn start(
+        destination: Destination,
+        target: Option<PathBuf>,
+        header: &Header,
+        header_bytes: Vec<u8>,
+        options: WriteOptions,
+    ) -> Result<TraceWriter> {
         let (to_worker, from_caller) = mpsc::sync_channel::<Msg>(BLOCKS_IN_FLIGHT);
         let (give_back, spare) = mpsc::sync_channel::<Vec<u8>>(BLOCKS_IN_FLIGHT + 1);
         let worker = std::thread::Builder::new()
             .name("memtrace-writer".into())
-            .spawn(move || write_blocks(tmp, options.compression, header_bytes, from_caller, give_back))?;
+            .spawn(move || write_blocks(destination, options.compression, header_bytes, from_caller, give_back))?;
         Ok(TraceWriter {
             buffer_lens: header.buffers.iter().map(|b| b.len).collect(),
             block: Vec::with_capacity(BLOCK_BYTES),
@@ -193,7 +224,8 @@ impl TraceWriter {
         self.events
     }
 
-    /// Writes the footer, flushes, syncs and renames the file into place.
+    /// Writes the footer, flushes, syncs and renames the file into place
+    /// (for a stream: writes the footer and flushes).
     pub fn finish(mut self) -> Result<WriteSummary> {
         if !self.block.is_empty() {
             self.send_block()?;
@@ -205,9 +237,10 @@ impl TraceWriter {
             }
         }
         let finished = self.join_worker()?.ok_or_else(|| Error::invalid("the trace writer stopped early"))?;
-        let file = finished.file.persist(&self.target).map_err(|e| Error::from(e.error))?;
-        let file_bytes = file.metadata()?.len();
-        Ok(WriteSummary { events, raw_bytes: finished.raw_bytes, file_bytes, crc32: finished.crc32 })
+        if let (Some(file), Some(target)) = (finished.file, &self.target) {
+            file.persist(target).map_err(|e| Error::from(e.error))?;
+        }
+        Ok(WriteSummary { events, raw_bytes: finished.raw_bytes, file_bytes: finished.written, crc32: finished.crc32 })
     }
 }
 
@@ -224,13 +257,16 @@ impl Drop for TraceWriter {
 
 /// The background thread: checksum, compress, write; footer on Finish.
 fn write_blocks(
-    tmp: tempfile::NamedTempFile,
+    destination: Destination,
     compression: Compression,
     header: Vec<u8>,
     blocks: Receiver<Msg>,
     give_back: SyncSender<Vec<u8>>,
 ) -> io::Result<Option<Finished>> {
-    let file: File = tmp.as_file().try_clone()?;
+    let (file, tmp): (Box<dyn Write + Send>, _) = match destination {
+        Destination::Temporary(tmp) => (Box::new(tmp.as_file().try_clone()?), Some(tmp)),
+        Destination::Stream(out) => (out, None),
+    };
     let mut sink = match compression {
         Compression::None => Sink::Raw(BufWriter::with_capacity(1 << 20, file)),
         Compression::Zstd { level } => {
@@ -259,9 +295,11 @@ fn write_blocks(
                 let crc32 = crc.finalize();
                 sink.write_all(&format::encode_footer(events, crc32))?;
                 raw_bytes += format::FOOTER_LEN as u64;
-                sink.finish()?;
-                tmp.as_file().sync_all()?;
-                return Ok(Some(Finished { file: tmp, raw_bytes, crc32 }));
+                let written = sink.finish()?.unwrap_or(raw_bytes);
+                if let Some(tmp) = &tmp {
+                    tmp.as_file().sync_all()?;
+                }
+                return Ok(Some(Finished { file: tmp, raw_bytes, written, crc32 }));
             }
         }
     }
@@ -269,8 +307,8 @@ fn write_blocks(
 }
 
 enum Sink {
-    Raw(BufWriter<File>),
-    Zstd(zstd::stream::write::Encoder<'static, Sealing<BufWriter<File>>>),
+    Raw(BufWriter<Box<dyn Write + Send>>),
+    Zstd(zstd::stream::write::Encoder<'static, Sealing<BufWriter<Box<dyn Write + Send>>>>),
 }
 
 /// Passes bytes through, keeping their CRC-32 and count for the trailer.
@@ -300,16 +338,18 @@ impl Sink {
         }
     }
 
-    /// Ends the zstd frame (if any) and flushes everything to the file.
-    fn finish(self) -> io::Result<()> {
+    /// Ends the zstd frame (if any) and flushes everything to the file;
+    /// returns the compressed bytes written (`None`: raw, as many as read).
+    fn finish(self) -> io::Result<Option<u64>> {
         match self {
-            Sink::Raw(mut w) => w.flush(),
+            Sink::Raw(mut w) => w.flush().map(|()| None),
             Sink::Zstd(w) => {
                 // The frame, then a skippable frame sealing every compressed byte.
                 let mut sealing = w.finish()?;
                 let trailer = format::encode_zstd_trailer(sealing.crc.clone().finalize(), sealing.len);
                 sealing.inner.write_all(&trailer)?;
-                sealing.inner.flush()
+                sealing.inner.flush()?;
+                Ok(Some(sealing.len + trailer.len() as u64))
             }
         }
     }

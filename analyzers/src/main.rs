@@ -181,11 +181,54 @@ fn check_line(line: u64, least: u64) -> Result<(), Failure> {
 struct Failure(String);
 
 fn fail(path: &Path, e: impl std::fmt::Display) -> Failure {
-    Failure(format!("{}: {e}", path.display()))
+    Failure(format!("{}: {e}", shown(path)))
 }
 
 fn open(path: &Path) -> Result<TraceReader, Failure> {
-    TraceReader::open(path).map_err(|e| fail(path, e))
+    TraceReader::open(source(path)?).map_err(|e| fail(path, e))
+}
+
+/// `-` on the command line: standard input.
+fn is_std(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}
+
+/// How messages name `path`.
+fn shown(path: &Path) -> String {
+    if is_std(path) {
+        "standard input".into()
+    } else {
+        path.display().to_string()
+    }
+}
+
+/// Standard input, copied once. Analyses may read a trace more than once
+/// (a pass per cache configuration, the header first) and a pipe can be
+/// read only once, so the first use of `-` copies standard input to a
+/// temporary file that every use opens; `main` deletes it on the way out.
+static STDIN_COPY: std::sync::OnceLock<Result<tempfile::NamedTempFile, String>> = std::sync::OnceLock::new();
+
+/// The file to read for `path`: itself, or the copy of standard input.
+fn source(path: &Path) -> Result<PathBuf, Failure> {
+    if !is_std(path) {
+        return Ok(path.to_path_buf());
+    }
+    let copy = STDIN_COPY.get_or_init(|| {
+        let stdin = std::io::stdin();
+        if stdin.is_terminal() {
+            return Err("is a terminal; pipe a trace into it (record -o - | analyze ard -)".into());
+        }
+        let mut file = tempfile::Builder::new().prefix(".memtrace-stdin.").tempfile().map_err(|e| e.to_string())?;
+        // Ctrl-C would skip the removal in `main`: the handler removes it.
+        let copy = file.path().to_path_buf();
+        let _ = ctrlc::set_handler(move || {
+            let _ = std::fs::remove_file(&copy);
+            std::process::exit(130);
+        });
+        std::io::copy(&mut stdin.lock(), &mut file).map_err(|e| e.to_string())?;
+        Ok(file)
+    });
+    copy.as_ref().map(|f| f.path().to_path_buf()).map_err(|e| fail(path, e))
 }
 
 /// A progress bar on standard error for reads that take more than a second,
@@ -492,7 +535,21 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Import { csv, output } => {
             let mut header = Header::new("memtrace-import", env!("CARGO_PKG_VERSION"));
             header.set_metadata("source", csv.display().to_string());
-            let s = memtrace::import::import_csv(&csv, &output, header).map_err(|e| {
+            let input = source(&csv)?;
+            let to_stdout = output.as_os_str() == "-";
+            if to_stdout && std::io::stdout().is_terminal() {
+                return Err(Failure(
+                    "-o -: standard output is a terminal; pipe the trace (analyze import log.csv -o - | analyze ard -) \
+                     or give a file name"
+                        .into(),
+                ));
+            }
+            let imported = if to_stdout {
+                memtrace::import::import_csv_to_stream(&input, std::io::stdout(), header)
+            } else {
+                memtrace::import::import_csv(&input, &output, header)
+            };
+            let s = imported.map_err(|e| {
                 // CSV errors are about the input; writer errors about the output.
                 match e.line() {
                     Some(_) => fail(&csv, e),
@@ -500,7 +557,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     None => fail(&output, e),
                 }
             })?;
-            eprintln!("{}: {} events, {} bytes ({} raw)", output.display(), s.events, s.file_bytes, s.raw_bytes);
+            let written = if to_stdout { "standard output".to_string() } else { output.display().to_string() };
+            eprintln!("{written}: {} events, {} bytes ({} raw)", s.events, s.file_bytes, s.raw_bytes);
             Ok(())
         }
     }
@@ -556,9 +614,18 @@ fn run_diff(json: bool, a: &Path, b: &Path) -> ExitCode {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Command::Diff { json, a, b } = &cli.command {
-        return run_diff(*json, a, b);
+        let code = run_diff(*json, a, b);
+        if let Some(Ok(copy)) = STDIN_COPY.get() {
+            let _ = std::fs::remove_file(copy.path());
+        }
+        return code;
     }
-    match run(cli) {
+    let result = run(cli);
+    // Statics are never dropped: the copy of standard input goes here.
+    if let Some(Ok(copy)) = STDIN_COPY.get() {
+        let _ = std::fs::remove_file(copy.path());
+    }
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure(msg)) => {
             eprintln!("analyze: {msg}");

@@ -1,7 +1,8 @@
 //! What collaborators use to share traces: `verify` (exit status is the
 //! verdict), `export` (CSV that `import` reads back, JSON Lines), `diff`
 //! (first difference; 0 same, 1 different, 2 trouble), and the content
-//! hash of `info`, equal for a trace and its compressed copy.
+//! hash of `info`, equal for a trace and its compressed copy; and `-` for
+//! standard input and output, so that traces go through pipes.
 
 #[path = "../../tests/common/mod.rs"]
 mod common;
@@ -93,4 +94,68 @@ fn diff_names_the_first_difference() {
     let out = analyze(&["diff", s(&a), "/nonexistent.trace"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).starts_with("analyze: /nonexistent.trace: "));
+}
+
+/// Runs `analyze` with `stdin` as standard input and a private temporary
+/// directory; returns the output and whether that directory is empty after.
+fn analyze_stdin(args: &[&str], stdin: Vec<u8>) -> (std::process::Output, bool) {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = Command::cargo_bin("analyze")
+        .unwrap()
+        .env("TMPDIR", tmp.path())
+        .args(args)
+        .write_stdin(stdin)
+        .output()
+        .unwrap();
+    let empty = std::fs::read_dir(tmp.path()).unwrap().next().is_none();
+    (out, empty)
+}
+
+/// A JSON report without its "trace" labels, which name the input.
+fn numbers(out: &std::process::Output) -> serde_json::Value {
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v.as_object_mut().unwrap().remove("trace");
+    for r in v.get_mut("results").and_then(|r| r.as_array_mut()).into_iter().flatten() {
+        r.as_object_mut().unwrap().remove("trace");
+    }
+    v
+}
+
+#[test]
+fn standard_input_is_the_trace_named_dash() {
+    for name in ["expb_h1000_batch4.trace", "tiled_s43_T250.zst"] {
+        let path = golden(name);
+        let bytes = std::fs::read(&path).unwrap();
+        // One pass (ard), and several passes over the same input (one per
+        // line-cache configuration, plus the request stream for opt).
+        for args in [
+            &["ard", "--json"][..],
+            &["cache", "--json", "--granularity", "line", "--size", "32KiB,256KiB", "--policy", "lru,opt"][..],
+        ] {
+            let from_file = analyze(&[args, &[s(&path)]].concat());
+            let (from_stdin, cleaned) = analyze_stdin(&[args, &["-"]].concat(), bytes.clone());
+            assert_eq!(numbers(&from_stdin), numbers(&from_file), "{name} {args:?}");
+            assert!(cleaned, "{name} {args:?}: the copy of standard input was left behind");
+        }
+    }
+    // Nothing on standard input: one line that names it.
+    let (out, _) = analyze_stdin(&["info", "-"], Vec::new());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.starts_with("analyze: standard input: ") && err.trim_end().lines().count() == 1, "{err}");
+}
+
+#[test]
+fn import_reads_and_writes_standard_streams() {
+    let csv = analyze(&["export", "--csv", s(&golden("expb_h1000_batch4.trace"))]);
+    assert!(csv.status.success());
+    // CSV in on standard input, trace out on standard output.
+    let (trace, cleaned) = analyze_stdin(&["import", "-", "-o", "-"], csv.stdout.clone());
+    assert!(trace.status.success(), "{}", String::from_utf8_lossy(&trace.stderr));
+    assert!(cleaned);
+    assert!(trace.stdout.starts_with(b"MEMTRACE"), "a raw trace on standard output");
+    let (back, _) = analyze_stdin(&["export", "--csv", "-"], trace.stdout);
+    assert!(back.status.success(), "{}", String::from_utf8_lossy(&back.stderr));
+    assert!(back.stdout == csv.stdout, "the trace through the pipes exports the same CSV");
 }

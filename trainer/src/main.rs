@@ -82,7 +82,8 @@ struct Cli {
     until_acc: f64,
     #[arg(long)]
     json: bool,
-    /// Trace file to write (zstd-compressed when it ends in .zst).
+    /// Trace file to write (zstd-compressed when it ends in .zst); `-`: a
+    /// raw trace to standard output, for a pipe (`record -o - | analyze ard -`).
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
 }
@@ -103,6 +104,16 @@ impl Cli {
         self.shape().validate()?;
         if self.batch == 0 {
             return Err("--batch must be at least 1".into());
+        }
+        if self.output.as_deref().is_some_and(|p| p.as_os_str() == "-") {
+            if self.json {
+                return Err("--json with -o -: the trace already goes to standard output".into());
+            }
+            if std::io::stdout().is_terminal() {
+                return Err("-o -: standard output is a terminal; pipe the trace (record -o - | analyze ard -) \
+                            or redirect it to a file"
+                    .into());
+            }
         }
         // Refuse a run that cannot fit, with the flags to blame, rather than
         // abort in the allocator (or be killed) halfway through.
@@ -355,8 +366,14 @@ fn run(cli: Cli, stop: &AtomicBool) -> Result<(), String> {
         header.set_metadata("steps", cli.steps.to_string());
         header.set_metadata("reload_params", cli.reload_params.to_string());
     }
-    let recorder = TraceRecorder::create(&path, header, n, cli.hidden, cli.batch)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let to_stdout = path.as_os_str() == "-";
+    let shown = if to_stdout { "standard output".to_string() } else { path.display().to_string() };
+    let recorder = if to_stdout {
+        TraceRecorder::to_stream(std::io::stdout(), header, n, cli.hidden, cli.batch)
+    } else {
+        TraceRecorder::create(&path, header, n, cli.hidden, cli.batch)
+    }
+    .map_err(|e| format!("{shown}: {e}"))?;
     let mut tracer = recorder;
     let mut solved = None;
     if whole_run {
@@ -374,7 +391,7 @@ fn run(cli: Cli, stop: &AtomicBool) -> Result<(), String> {
             interrupted(stop)?;
         }
     }
-    let summary = tracer.finish().map_err(|e| format!("{}: {e}", path.display()))?;
+    let summary = tracer.finish().map_err(|e| format!("{shown}: {e}"))?;
     let wall = started.elapsed().as_secs_f64();
     if cli.json {
         let mut v = json!({
@@ -396,10 +413,10 @@ fn run(cli: Cli, stop: &AtomicBool) -> Result<(), String> {
         println!("{v}");
     } else {
         eprintln!(
-            "{}: {} events, {} bytes on disk ({} raw){}",
-            path.display(),
+            "{shown}: {} events, {} bytes {} ({} raw){}",
             summary.events,
             summary.file_bytes,
+            if to_stdout { "written" } else { "on disk" },
             summary.raw_bytes,
             if whole_run { String::new() } else { format!("; window starts at sample {start}") }
         );

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use memtrace::{Buffer, BufferId, Header, Op, TraceWriter, WriteSummary};
+use memtrace::{Buffer, BufferId, Compression, Header, Op, TraceWriter, WriteOptions, WriteSummary};
 
 use crate::train::{Buf, Tracer};
 
@@ -67,16 +67,32 @@ pub struct TraceRecorder {
 }
 
 impl TraceRecorder {
-    pub fn create(
-        path: &Path,
-        mut header: Header,
+    /// A recorder writing the file `path` (zstd when it ends in `.zst`).
+    pub fn create(path: &Path, header: Header, n_bits: usize, hidden: usize, batch: usize) -> memtrace::Result<Self> {
+        TraceRecorder::new(header, n_bits, hidden, batch, |h| TraceWriter::create(path, h))
+    }
+
+    /// A recorder writing a raw trace to a stream (`record -o -`).
+    pub fn to_stream(
+        out: impl std::io::Write + Send + 'static,
+        header: Header,
         n_bits: usize,
         hidden: usize,
         batch: usize,
     ) -> memtrace::Result<Self> {
+        let raw = WriteOptions { compression: Compression::None };
+        TraceRecorder::new(header, n_bits, hidden, batch, |h| TraceWriter::to_stream(out, h, raw))
+    }
+
+    fn new(
+        mut header: Header,
+        n_bits: usize,
+        hidden: usize,
+        batch: usize,
+        open: impl FnOnce(Header) -> memtrace::Result<TraceWriter>,
+    ) -> memtrace::Result<Self> {
         let table = BufferTable::register(&mut header, n_bits, hidden, batch)?;
-        let writer = TraceWriter::create(path, header)?;
-        Ok(TraceRecorder { table, writer, step: 0, error: None })
+        Ok(TraceRecorder { table, writer: open(header)?, step: 0, error: None })
     }
 
     pub fn events(&self) -> u64 {

@@ -136,3 +136,29 @@ fn ctrl_c_leaves_no_trace_under_the_output_name() {
     let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert!(left.is_empty(), "files left behind: {left:?}");
 }
+
+#[test]
+fn record_writes_a_raw_trace_to_standard_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("t.trace");
+    let args = ["--hidden", "50", "--steps", "3", "--tiles", "16"];
+    let out = Command::cargo_bin("record").unwrap().args(args).args(["-o", "-"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("standard output: "));
+    Command::cargo_bin("record").unwrap().args(args).arg("-o").arg(&file).assert().success();
+    let events = |r: memtrace::TraceReader| {
+        let mut all = Vec::new();
+        let header = r.header().clone();
+        r.for_each_batch(|b| all.extend_from_slice(b)).unwrap();
+        (header, all)
+    };
+    let (piped_header, piped) = events(memtrace::TraceReader::from_bytes(out.stdout).unwrap());
+    let (file_header, written) = events(memtrace::TraceReader::open(&file).unwrap());
+    assert!(!written.is_empty());
+    assert_eq!(piped, written);
+    assert_eq!(piped_header.buffers, file_header.buffers);
+    // The trace and a JSON report cannot share standard output.
+    let out = Command::cargo_bin("record").unwrap().args(["-o", "-", "--json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--json with -o -"));
+}
