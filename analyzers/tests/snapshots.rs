@@ -1,0 +1,88 @@
+//! What `analyze` prints, as a reader sees it: the text tables and the
+//! one-line errors of every subcommand on the golden traces, compared with
+//! committed snapshots (`tests/snapshots/`). A change to a table's layout,
+//! a number's formatting or an error's wording shows up here as a diff to
+//! review; accept it with `INSTA_UPDATE=always cargo test` (or
+//! `cargo insta review`) and commit the snapshot with the change.
+
+#[path = "../../tests/common/mod.rs"]
+mod common;
+
+use assert_cmd::Command;
+
+/// Runs `analyze` from the repository root, so that paths, which tables
+/// print, are the same relative paths on every machine.
+fn analyze(args: &str) -> String {
+    let out = Command::cargo_bin("analyze")
+        .unwrap()
+        .current_dir(common::root())
+        .args(args.split_whitespace())
+        .output()
+        .unwrap();
+    let status = out.status.code().map_or("signal".to_string(), |c| c.to_string());
+    format!(
+        "$ analyze {args}\nexit {status}\n--- stdout\n{}--- stderr\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+const A: &str = "traces/golden/expa_h500_standard.trace";
+const B: &str = "traces/golden/expb_h1000_batch4.trace";
+const T: &str = "traces/golden/tiled_s43_T250.zst";
+
+#[test]
+fn info() {
+    insta::assert_snapshot!(analyze(&format!("info {B}")));
+}
+
+#[test]
+fn ard_side_by_side() {
+    insta::assert_snapshot!(analyze(&format!("ard {A} {T}")));
+}
+
+#[test]
+fn hist() {
+    insta::assert_snapshot!(analyze(&format!("hist {T}")));
+}
+
+#[test]
+fn hist_stack() {
+    insta::assert_snapshot!(analyze(&format!("hist --stack {A}")));
+}
+
+#[test]
+fn object_cache_two_sizes_side_by_side() {
+    insta::assert_snapshot!(analyze(&format!("cache --size 32KiB,256KiB {A} {B}")));
+}
+
+#[test]
+fn line_cache_policies() {
+    insta::assert_snapshot!(analyze(&format!(
+        "cache --granularity line --size 32KiB --assoc 8 --policy lru,sieve,opt {T}"
+    )));
+}
+
+#[test]
+fn mrc() {
+    insta::assert_snapshot!(analyze(&format!("mrc {A} {T}")));
+}
+
+#[test]
+fn energy() {
+    insta::assert_snapshot!(analyze(&format!("energy {A} {B}")));
+}
+
+#[test]
+fn verify_and_diff() {
+    insta::assert_snapshot!(analyze(&format!("verify {A} {T}")));
+    insta::assert_snapshot!(analyze(&format!("diff {A} {B}")));
+}
+
+#[test]
+fn errors_are_one_line() {
+    insta::assert_snapshot!(analyze("ard traces/golden/no-such-trace.zst"));
+    insta::assert_snapshot!(analyze(&format!("cache --size 12XB {A}")));
+    insta::assert_snapshot!(analyze(&format!("cache --granularity line --size 32KiB --line 48 {A}")));
+    insta::assert_snapshot!(analyze("info traces/golden/README.md"));
+}
