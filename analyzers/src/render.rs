@@ -273,29 +273,54 @@ pub fn line_cache_json(runs: &[LineRun]) -> Json {
     Json::Object(map)
 }
 
+/// The metrics of a line-cache result, one row each, over `results`.
+fn line_rows(results: &[&LineResult]) -> Vec<(String, Vec<Value>)> {
+    let col = |f: fn(&LineResult) -> Value| results.iter().map(|r| f(r)).collect::<Vec<_>>();
+    vec![
+        ("hit rate".to_string(), col(|r| Value::Percent(r.hit_rate))),
+        ("line requests".to_string(), col(|r| Value::Int(r.requests))),
+        ("read hits".to_string(), col(|r| Value::Int(r.traffic.read_hits))),
+        ("read misses".to_string(), col(|r| Value::Int(r.traffic.read_misses))),
+        ("write hits".to_string(), col(|r| Value::Int(r.traffic.write_hits))),
+        ("write misses".to_string(), col(|r| Value::Int(r.traffic.write_misses))),
+        ("bytes in".to_string(), col(|r| Value::Int(r.traffic.bytes_in))),
+        ("bytes written back".to_string(), col(|r| Value::Int(r.traffic.bytes_written_back))),
+    ]
+}
+
+/// `lru 32KiB 8-way`: a configuration without its line size.
+fn line_config(r: &LineResult) -> String {
+    let assoc = match &r.assoc {
+        Json::Number(w) => format!("{w}-way"),
+        _ => "fully assoc.".into(),
+    };
+    format!("{} {} {}", r.policy, format_size(r.size_bytes), assoc)
+}
+
+/// One trace: its configurations side by side, to compare policies and
+/// sizes. Several traces: a table per configuration, the traces side by
+/// side with ratios to the first.
 pub fn line_cache_text(runs: &[LineRun]) -> String {
+    if let [one] = runs {
+        if one.results.len() > 1 {
+            let line = one.results[0].line;
+            let mut t = Table::new(
+                std::iter::once(format!("{}B lines", line)).chain(one.results.iter().map(line_config)).collect(),
+            );
+            for (label, values) in line_rows(&one.results.iter().collect::<Vec<_>>()) {
+                t.row(std::iter::once(label).chain(values.iter().map(|v| v.render())).collect());
+            }
+            return format!("line caches of {}\n{}", one.trace, t.render());
+        }
+    }
     let traces: Vec<String> = runs.iter().map(|r| r.trace.clone()).collect();
     let mut out = String::new();
     let n = runs.first().map_or(0, |r| r.results.len());
     for i in 0..n {
         let first = &runs[0].results[i];
-        let col = |f: fn(&LineResult) -> Value| runs.iter().map(|r| f(&r.results[i])).collect::<Vec<_>>();
-        let rows = vec![
-            ("hit rate".to_string(), col(|r| Value::Percent(r.hit_rate))),
-            ("line requests".to_string(), col(|r| Value::Int(r.requests))),
-            ("read hits".to_string(), col(|r| Value::Int(r.traffic.read_hits))),
-            ("read misses".to_string(), col(|r| Value::Int(r.traffic.read_misses))),
-            ("write hits".to_string(), col(|r| Value::Int(r.traffic.write_hits))),
-            ("write misses".to_string(), col(|r| Value::Int(r.traffic.write_misses))),
-            ("bytes in".to_string(), col(|r| Value::Int(r.traffic.bytes_in))),
-            ("bytes written back".to_string(), col(|r| Value::Int(r.traffic.bytes_written_back))),
-        ];
-        let assoc = match &first.assoc {
-            Json::Number(w) => format!("{w}-way"),
-            _ => "fully assoc.".into(),
-        };
-        let head = format!("{} {} {}B lines, {}", first.policy, format_size(first.size_bytes), first.line, assoc);
-        out.push_str(&side_by_side(&head, &traces, &rows));
+        let results: Vec<&LineResult> = runs.iter().map(|r| &r.results[i]).collect();
+        let head = format!("{}, {}B lines", line_config(first), first.line);
+        out.push_str(&side_by_side(&head, &traces, &line_rows(&results)));
         out.push('\n');
     }
     out

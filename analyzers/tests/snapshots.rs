@@ -64,6 +64,11 @@ fn line_cache_policies() {
 }
 
 #[test]
+fn line_cache_traces_side_by_side() {
+    insta::assert_snapshot!(analyze(&format!("cache --granularity line --size 32KiB {A} {T}")));
+}
+
+#[test]
 fn mrc() {
     insta::assert_snapshot!(analyze(&format!("mrc {A} {T}")));
 }
