@@ -107,23 +107,52 @@ pub fn cache_json(runs: &[CacheRun]) -> Json {
     Json::Object(map)
 }
 
+/// One trace at several configurations: a title line, then a column per
+/// configuration (no ratios: the columns are alternatives, not a baseline
+/// and its variants).
+fn configs_side_by_side(title: &str, corner: &str, configs: Vec<String>, rows: Vec<(String, Vec<Value>)>) -> String {
+    let mut t = Table::new(std::iter::once(corner.to_string()).chain(configs).collect());
+    for (label, values) in rows {
+        t.row(std::iter::once(label).chain(values.iter().map(|v| v.render())).collect());
+    }
+    format!("{title}\n{}", t.render())
+}
+
+/// The metrics of an object-cache result, one row each, over `results`.
+fn cache_rows(results: &[&CacheResult]) -> Vec<(String, Vec<Value>)> {
+    let col = |f: fn(&CacheResult) -> Value| results.iter().map(|r| f(r)).collect::<Vec<_>>();
+    vec![
+        ("hit rate".to_string(), col(|r| Value::Percent(r.hit_rate))),
+        ("hits".to_string(), col(|r| Value::Int(r.hits))),
+        ("misses".to_string(), col(|r| Value::Int(r.misses))),
+        ("reads".to_string(), col(|r| Value::Int(r.total_accesses))),
+        ("effective ARD".to_string(), col(|r| Value::Float(r.effective_ard))),
+        ("floats missed (warm)".to_string(), col(|r| Value::Int(r.total_miss_floats))),
+    ]
+}
+
+/// `32KiB (8,192 floats)`.
+fn cache_size(size: u64) -> String {
+    format!("{} ({} floats)", format_size(size), thousands(size / 4))
+}
+
+/// One trace: its sizes side by side. Several traces: a table per size,
+/// the traces side by side with ratios to the first.
 pub fn cache_text(runs: &[CacheRun]) -> String {
+    if let [one] = runs {
+        if one.results.len() > 1 {
+            let sizes = one.results.iter().map(|r| cache_size(r.size_bytes)).collect();
+            let rows = cache_rows(&one.results.iter().collect::<Vec<_>>());
+            return configs_side_by_side(&format!("object LRU caches of {}", one.trace), "cache", sizes, rows);
+        }
+    }
     let traces: Vec<String> = runs.iter().map(|r| r.trace.clone()).collect();
     let mut out = String::new();
     let sizes = runs.first().map(|r| r.results.len()).unwrap_or(0);
     for s in 0..sizes {
-        let size = runs[0].results[s].size_bytes;
-        let col = |f: fn(&CacheResult) -> Value| runs.iter().map(|r| f(&r.results[s])).collect::<Vec<_>>();
-        let rows = vec![
-            ("hit rate".to_string(), col(|r| Value::Percent(r.hit_rate))),
-            ("hits".to_string(), col(|r| Value::Int(r.hits))),
-            ("misses".to_string(), col(|r| Value::Int(r.misses))),
-            ("reads".to_string(), col(|r| Value::Int(r.total_accesses))),
-            ("effective ARD".to_string(), col(|r| Value::Float(r.effective_ard))),
-            ("floats missed (warm)".to_string(), col(|r| Value::Int(r.total_miss_floats))),
-        ];
-        let head = format!("cache {} ({} floats)", format_size(size), thousands(size / 4));
-        out.push_str(&side_by_side(&head, &traces, &rows));
+        let results: Vec<&CacheResult> = runs.iter().map(|r| &r.results[s]).collect();
+        let head = format!("cache {}", cache_size(runs[0].results[s].size_bytes));
+        out.push_str(&side_by_side(&head, &traces, &cache_rows(&results)));
         out.push('\n');
     }
     out
@@ -303,14 +332,10 @@ fn line_config(r: &LineResult) -> String {
 pub fn line_cache_text(runs: &[LineRun]) -> String {
     if let [one] = runs {
         if one.results.len() > 1 {
-            let line = one.results[0].line;
-            let mut t = Table::new(
-                std::iter::once(format!("{}B lines", line)).chain(one.results.iter().map(line_config)).collect(),
-            );
-            for (label, values) in line_rows(&one.results.iter().collect::<Vec<_>>()) {
-                t.row(std::iter::once(label).chain(values.iter().map(|v| v.render())).collect());
-            }
-            return format!("line caches of {}\n{}", one.trace, t.render());
+            let corner = format!("{}B lines", one.results[0].line);
+            let configs = one.results.iter().map(line_config).collect();
+            let rows = line_rows(&one.results.iter().collect::<Vec<_>>());
+            return configs_side_by_side(&format!("line caches of {}", one.trace), &corner, configs, rows);
         }
     }
     let traces: Vec<String> = runs.iter().map(|r| r.trace.clone()).collect();

@@ -57,6 +57,11 @@ fn object_cache_two_sizes_side_by_side() {
 }
 
 #[test]
+fn object_cache_sizes_of_one_trace() {
+    insta::assert_snapshot!(analyze(&format!("cache --size 8KiB,32KiB,256KiB {T}")));
+}
+
+#[test]
 fn line_cache_policies() {
     insta::assert_snapshot!(analyze(&format!(
         "cache --granularity line --size 32KiB --assoc 8 --policy lru,sieve,opt {T}"
