@@ -150,17 +150,24 @@ fn main() {
     println!();
 
     // --- Cost of recording: the same run untraced and traced.
+    // Interleaved, median of 11: the traced run ends in an fsync, whose
+    // latency follows whatever else the disk is doing, so both runs sample
+    // the same moments.
     let epochs = 3;
-    let untraced = time(REPS, || {
-        let mut t = Trainer::new(config(1000, Variant::Standard));
-        for _ in 0..epochs {
-            t.epoch(&mut NoTrace);
-            t.record_epoch();
-        }
-    });
     let trace_path = dir.path().join("run.zst");
     let mut events = 0;
-    let traced = time(REPS, || events = record_run(&trace_path, 1000, epochs));
+    let (mut untraced, mut traced) = (Vec::new(), Vec::new());
+    for _ in 0..11 {
+        untraced.push(time(1, || {
+            let mut t = Trainer::new(config(1000, Variant::Standard));
+            for _ in 0..epochs {
+                t.epoch(&mut NoTrace);
+                t.record_epoch();
+            }
+        }));
+        traced.push(time(1, || events = record_run(&trace_path, 1000, epochs)));
+    }
+    let (untraced, traced) = (median(untraced), median(traced));
     println!("recording: hidden 1000, {epochs} epochs, every step traced ({events} events)");
     println!("  untraced {:>8.1} ms", untraced * 1e3);
     println!("  traced   {:>8.1} ms  (+{:.1}%)\n", traced * 1e3, (traced / untraced - 1.0) * 100.0);
