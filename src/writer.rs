@@ -117,7 +117,7 @@ impl TraceWriter {
             use std::os::unix::fs::PermissionsExt;
             builder.permissions(std::fs::Permissions::from_mode(0o666));
         }
-        let tmp = builder.tempfile_in(&dir)?;
+        let tmp = builder.tempfile_in(&dir).map_err(|e| cannot_create_in(&dir, e))?;
         TraceWriter::start(Destination::Temporary(tmp), Some(target), &header, header_bytes, options)
     }
 
@@ -253,6 +253,21 @@ impl Drop for TraceWriter {
             let _ = h.join();
         }
     }
+}
+
+/// The error of creating the temporary file, without its random name
+/// (tempfile adds "at path .../.t.zst.XXXXXX.partial", which names nothing
+/// the user asked for).
+fn cannot_create_in(dir: &Path, e: io::Error) -> Error {
+    let why = match e.kind() {
+        io::ErrorKind::NotFound => "no such directory".to_string(),
+        io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        io::ErrorKind::ReadOnlyFilesystem => "read-only file system".to_string(),
+        io::ErrorKind::StorageFull => "no space left on the device".to_string(),
+        io::ErrorKind::NotADirectory => "not a directory".to_string(),
+        _ => e.to_string(),
+    };
+    Error::new(ErrorKind::Io(io::Error::new(e.kind(), format!("cannot write into {}: {why}", dir.display()))))
 }
 
 /// The background thread: checksum, compress, write; footer on Finish.
