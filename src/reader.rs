@@ -100,6 +100,25 @@ pub struct TraceReader {
     file_len: Option<u64>,
     /// For zstd input: the seal over the compressed bytes.
     seal: Option<Arc<std::sync::Mutex<CompressedSeal>>>,
+    /// The stored bytes have run out (see [`CountingReader`]).
+    input_ended: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// The error of reading a stream at byte `at` (of the decompressed trace
+/// when `decompressed`). A zstd error once the stored bytes have run out
+/// means the file was cut short, which deserves its own message.
+fn stream_error(e: io::Error, at: u64, decompressed: bool, input_ended: bool) -> Error {
+    match (decompressed, input_ended) {
+        (true, true) => Error::at_byte(
+            at,
+            true,
+            ErrorKind::Truncated {
+                what: "the compressed file ends inside a zstd frame (it was cut short, or is still being written)",
+            },
+        ),
+        (true, false) => Error::at_byte(at, true, ErrorKind::Compression(e)),
+        (false, _) => Error::at_byte(at, false, ErrorKind::Io(e)),
+    }
 }
 
 /// CRC-32 and length of the compressed bytes, all but the last
@@ -155,11 +174,17 @@ struct CountingReader<R> {
     inner: R,
     count: Arc<AtomicU64>,
     seal: Arc<std::sync::Mutex<CompressedSeal>>,
+    /// Set when the stored bytes have run out: a zstd error after that is
+    /// a file cut short, not damage inside it.
+    ended: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl<R: Read> Read for CountingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
+        if n == 0 && !buf.is_empty() {
+            self.ended.store(true, Ordering::Relaxed);
+        }
         self.count.fetch_add(n as u64, Ordering::Relaxed);
         if let Ok(mut seal) = self.seal.lock() {
             seal.feed(&buf[..n]);
@@ -264,6 +289,7 @@ impl TraceReader {
             file_pos: Arc::new(AtomicU64::new(header_len as u64)),
             file_len: Some(file_len),
             seal: None,
+            input_ended: Arc::default(),
         })
     }
 
@@ -274,9 +300,10 @@ impl TraceReader {
 
     fn from_stream_sized(inner: Box<dyn Read + Send>, file_len: Option<u64>) -> Result<TraceReader> {
         let file_pos = Arc::new(AtomicU64::new(0));
+        let input_ended = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let seal = Arc::new(std::sync::Mutex::new(CompressedSeal::default()));
         let mut counted: Box<dyn Read + Send> =
-            Box::new(CountingReader { inner, count: file_pos.clone(), seal: seal.clone() });
+            Box::new(CountingReader { inner, count: file_pos.clone(), seal: seal.clone(), ended: input_ended.clone() });
         let mut magic = [0u8; 4];
         let n = read_full(&mut counted, &mut magic)?;
         if n == 0 {
@@ -290,13 +317,7 @@ impl TraceReader {
         } else {
             (chained, Encoding::Raw, false)
         };
-        let io_err = |e: io::Error, at: u64| {
-            if decompressed {
-                Error::at_byte(at, true, ErrorKind::Compression(e))
-            } else {
-                Error::at_byte(at, false, ErrorKind::Io(e))
-            }
-        };
+        let io_err = |e: io::Error, at: u64| stream_error(e, at, decompressed, input_ended.load(Ordering::Relaxed));
         let mut prefix = [0u8; PREFIX_LEN];
         let got = read_full(&mut inner, &mut prefix).map_err(|e| io_err(e, 0))?;
         check_magic(&prefix[..got], decompressed)?;
@@ -342,6 +363,7 @@ impl TraceReader {
             file_pos,
             file_len,
             seal: (encoding == Encoding::Zstd).then_some(seal),
+            input_ended,
         })
     }
 
@@ -420,12 +442,8 @@ impl TraceReader {
                         Ok(k) => buf.truncate(old + k),
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => buf.truncate(old),
                         Err(e) => {
-                            let at = self.pos + old as u64;
-                            return Err(if decompressed {
-                                Error::at_byte(at, true, ErrorKind::Compression(e))
-                            } else {
-                                Error::at_byte(at, false, ErrorKind::Io(e))
-                            });
+                            let ended = self.input_ended.load(Ordering::Relaxed);
+                            return Err(stream_error(e, self.pos + old as u64, decompressed, ended));
                         }
                     }
                 }
