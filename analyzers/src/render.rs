@@ -377,7 +377,26 @@ pub fn mrc_csv(curves: &CurvePoints) -> String {
     out
 }
 
+/// Several traces at the same sizes (`--size`): one table, a miss-ratio
+/// column per trace, misses in parentheses. Otherwise a table per trace.
 pub fn mrc_text(curves: &CurvePoints) -> String {
+    let same_sizes = curves.len() > 1
+        && curves.windows(2).all(|w| {
+            w[0].1.len() == w[1].1.len() && w[0].1.iter().zip(&w[1].1).all(|(a, b)| a.size_bytes == b.size_bytes)
+        });
+    if same_sizes {
+        let mut table = Table::new(
+            std::iter::once("LRU miss ratio".to_string()).chain(curves.iter().map(|(t, _)| t.clone())).collect(),
+        );
+        let requests = curves.iter().map(|(_, pts)| pts.first().map_or(0, |p| p.requests));
+        table.row(std::iter::once("requests".to_string()).chain(requests.map(thousands)).collect());
+        for (i, p) in curves[0].1.iter().enumerate() {
+            let cells =
+                curves.iter().map(|(_, pts)| format!("{:.4} ({})", pts[i].miss_ratio, thousands(pts[i].misses)));
+            table.row(std::iter::once(format_size(p.size_bytes)).chain(cells).collect());
+        }
+        return table.render();
+    }
     let mut out = String::new();
     for (t, pts) in curves {
         out.push_str(&format!("LRU miss-ratio curve of {t}\n"));

@@ -79,6 +79,11 @@ fn mrc() {
 }
 
 #[test]
+fn mrc_at_chosen_sizes_side_by_side() {
+    insta::assert_snapshot!(analyze(&format!("mrc --size 8KiB,32KiB,256KiB,1MiB {A} {T}")));
+}
+
+#[test]
 fn energy() {
     insta::assert_snapshot!(analyze(&format!("energy {A} {B}")));
 }
