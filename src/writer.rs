@@ -64,8 +64,8 @@ enum Msg {
 }
 
 struct Finished {
-    /// The temporary file to rename into place; `None` for a stream.
-    file: Option<tempfile::NamedTempFile>,
+    /// The temporary file and the name to rename it to; `None` for a stream.
+    file: Option<(tempfile::NamedTempFile, PathBuf)>,
     raw_bytes: u64,
     /// Bytes written: the file's length.
     written: u64,
@@ -74,7 +74,8 @@ struct Finished {
 
 /// Where the background thread writes.
 enum Destination {
-    Temporary(tempfile::NamedTempFile),
+    /// A temporary file, renamed to the target on `finish`.
+    Temporary(tempfile::NamedTempFile, PathBuf),
     Stream(Box<dyn Write + Send>),
 }
 
@@ -86,8 +87,6 @@ pub struct TraceWriter {
     spare: Receiver<Vec<u8>>,
     worker: Option<JoinHandle<io::Result<Option<Finished>>>>,
     events: u64,
-    /// The name to rename the temporary file to; `None` for a stream.
-    target: Option<PathBuf>,
 }
 
 impl TraceWriter {
@@ -118,7 +117,7 @@ impl TraceWriter {
             builder.permissions(std::fs::Permissions::from_mode(0o666));
         }
         let tmp = builder.tempfile_in(&dir).map_err(|e| cannot_create_in(&dir, e))?;
-        TraceWriter::start(Destination::Temporary(tmp), Some(target), &header, header_bytes, options)
+        TraceWriter::start(Destination::Temporary(tmp, target), &header, header_bytes, options)
     }
 
     /// Creates a writer to a stream (standard output, a pipe). The stream
@@ -127,12 +126,11 @@ impl TraceWriter {
     /// footer, which readers report as truncated.
     pub fn to_stream(out: impl Write + Send + 'static, header: Header, options: WriteOptions) -> Result<TraceWriter> {
         let header_bytes = header.encode()?;
-        TraceWriter::start(Destination::Stream(Box::new(out)), None, &header, header_bytes, options)
+        TraceWriter::start(Destination::Stream(Box::new(out)), &header, header_bytes, options)
     }
 
     fn start(
         destination: Destination,
-        target: Option<PathBuf>,
         header: &Header,
         header_bytes: Vec<u8>,
         options: WriteOptions,
@@ -149,7 +147,6 @@ impl TraceWriter {
             spare,
             worker: Some(worker),
             events: 0,
-            target,
         })
     }
 
@@ -237,7 +234,7 @@ impl TraceWriter {
             }
         }
         let finished = self.join_worker()?.ok_or_else(|| Error::invalid("the trace writer stopped early"))?;
-        if let (Some(file), Some(target)) = (finished.file, &self.target) {
+        if let Some((file, target)) = finished.file {
             file.persist(target).map_err(|e| Error::from(e.error))?;
         }
         Ok(WriteSummary { events, raw_bytes: finished.raw_bytes, file_bytes: finished.written, crc32: finished.crc32 })
@@ -279,7 +276,7 @@ fn write_blocks(
     give_back: SyncSender<Vec<u8>>,
 ) -> io::Result<Option<Finished>> {
     let (file, tmp): (Box<dyn Write + Send>, _) = match destination {
-        Destination::Temporary(tmp) => (Box::new(tmp.as_file().try_clone()?), Some(tmp)),
+        Destination::Temporary(tmp, target) => (Box::new(tmp.as_file().try_clone()?), Some((tmp, target))),
         Destination::Stream(out) => (out, None),
     };
     let mut sink = match compression {
@@ -311,7 +308,7 @@ fn write_blocks(
                 sink.write_all(&format::encode_footer(events, crc32))?;
                 raw_bytes += format::FOOTER_LEN as u64;
                 let written = sink.finish()?.unwrap_or(raw_bytes);
-                if let Some(tmp) = &tmp {
+                if let Some((tmp, _)) = &tmp {
                     tmp.as_file().sync_all()?;
                 }
                 return Ok(Some(Finished { file: tmp, raw_bytes, written, crc32 }));

@@ -613,23 +613,20 @@ fn run_diff(json: bool, a: &Path, b: &Path) -> ExitCode {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Command::Diff { json, a, b } = &cli.command {
-        let code = run_diff(*json, a, b);
-        if let Some(Ok(copy)) = STDIN_COPY.get() {
-            let _ = std::fs::remove_file(copy.path());
+    let code = if let Command::Diff { json, a, b } = &cli.command {
+        run_diff(*json, a, b)
+    } else {
+        match run(cli) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(Failure(msg)) => {
+                eprintln!("analyze: {msg}");
+                ExitCode::FAILURE
+            }
         }
-        return code;
-    }
-    let result = run(cli);
+    };
     // Statics are never dropped: the copy of standard input goes here.
     if let Some(Ok(copy)) = STDIN_COPY.get() {
         let _ = std::fs::remove_file(copy.path());
     }
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(Failure(msg)) => {
-            eprintln!("analyze: {msg}");
-            ExitCode::FAILURE
-        }
-    }
+    code
 }

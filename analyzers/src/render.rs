@@ -107,15 +107,37 @@ pub fn cache_json(runs: &[CacheRun]) -> Json {
     Json::Object(map)
 }
 
-/// One trace at several configurations: a title line, then a column per
-/// configuration (no ratios: the columns are alternatives, not a baseline
-/// and its variants).
-fn configs_side_by_side(title: &str, corner: &str, configs: Vec<String>, rows: Vec<(String, Vec<Value>)>) -> String {
-    let mut t = Table::new(std::iter::once(corner.to_string()).chain(configs).collect());
-    for (label, values) in rows {
-        t.row(std::iter::once(label).chain(values.iter().map(|v| v.render())).collect());
+/// Every trace's results at the same configurations (sizes, policies).
+/// One trace at several: a `kind` title line, then a column per
+/// configuration named by `config` (no ratios: the columns are
+/// alternatives, not a baseline and its variants). Otherwise a table per
+/// configuration, headed by `head`, the traces side by side with ratios to
+/// the first.
+fn per_configuration<R>(
+    runs: &[(&str, &[R])],
+    kind: &str,
+    corner: &str,
+    config: impl Fn(&R) -> String,
+    head: impl Fn(&R) -> String,
+    rows: impl Fn(&[&R]) -> Vec<(String, Vec<Value>)>,
+) -> String {
+    if let [(trace, results)] = runs {
+        if results.len() > 1 {
+            let mut t = Table::new(std::iter::once(corner.to_string()).chain(results.iter().map(config)).collect());
+            for (label, values) in rows(&results.iter().collect::<Vec<_>>()) {
+                t.row(std::iter::once(label).chain(values.iter().map(|v| v.render())).collect());
+            }
+            return format!("{kind} of {trace}\n{}", t.render());
+        }
     }
-    format!("{title}\n{}", t.render())
+    let traces: Vec<String> = runs.iter().map(|(t, _)| t.to_string()).collect();
+    let mut out = String::new();
+    for i in 0..runs.first().map_or(0, |(_, r)| r.len()) {
+        let results: Vec<&R> = runs.iter().map(|(_, r)| &r[i]).collect();
+        out.push_str(&side_by_side(&head(results[0]), &traces, &rows(&results)));
+        out.push('\n');
+    }
+    out
 }
 
 /// The metrics of an object-cache result, one row each, over `results`.
@@ -139,23 +161,15 @@ fn cache_size(size: u64) -> String {
 /// One trace: its sizes side by side. Several traces: a table per size,
 /// the traces side by side with ratios to the first.
 pub fn cache_text(runs: &[CacheRun]) -> String {
-    if let [one] = runs {
-        if one.results.len() > 1 {
-            let sizes = one.results.iter().map(|r| cache_size(r.size_bytes)).collect();
-            let rows = cache_rows(&one.results.iter().collect::<Vec<_>>());
-            return configs_side_by_side(&format!("object LRU caches of {}", one.trace), "cache", sizes, rows);
-        }
-    }
-    let traces: Vec<String> = runs.iter().map(|r| r.trace.clone()).collect();
-    let mut out = String::new();
-    let sizes = runs.first().map(|r| r.results.len()).unwrap_or(0);
-    for s in 0..sizes {
-        let results: Vec<&CacheResult> = runs.iter().map(|r| &r.results[s]).collect();
-        let head = format!("cache {}", cache_size(runs[0].results[s].size_bytes));
-        out.push_str(&side_by_side(&head, &traces, &cache_rows(&results)));
-        out.push('\n');
-    }
-    out
+    let runs: Vec<(&str, &[CacheResult])> = runs.iter().map(|r| (r.trace.as_str(), r.results.as_slice())).collect();
+    per_configuration(
+        &runs,
+        "object LRU caches",
+        "cache",
+        |r| cache_size(r.size_bytes),
+        |r| format!("cache {}", cache_size(r.size_bytes)),
+        cache_rows,
+    )
 }
 
 fn hist_row(name: &str, h: &DistanceHistogram) -> Vec<String> {
@@ -330,25 +344,16 @@ fn line_config(r: &LineResult) -> String {
 /// sizes. Several traces: a table per configuration, the traces side by
 /// side with ratios to the first.
 pub fn line_cache_text(runs: &[LineRun]) -> String {
-    if let [one] = runs {
-        if one.results.len() > 1 {
-            let corner = format!("{}B lines", one.results[0].line);
-            let configs = one.results.iter().map(line_config).collect();
-            let rows = line_rows(&one.results.iter().collect::<Vec<_>>());
-            return configs_side_by_side(&format!("line caches of {}", one.trace), &corner, configs, rows);
-        }
-    }
-    let traces: Vec<String> = runs.iter().map(|r| r.trace.clone()).collect();
-    let mut out = String::new();
-    let n = runs.first().map_or(0, |r| r.results.len());
-    for i in 0..n {
-        let first = &runs[0].results[i];
-        let results: Vec<&LineResult> = runs.iter().map(|r| &r.results[i]).collect();
-        let head = format!("{}, {}B lines", line_config(first), first.line);
-        out.push_str(&side_by_side(&head, &traces, &line_rows(&results)));
-        out.push('\n');
-    }
-    out
+    let line = runs.first().and_then(|r| r.results.first()).map_or(0, |r| r.line);
+    let runs: Vec<(&str, &[LineResult])> = runs.iter().map(|r| (r.trace.as_str(), r.results.as_slice())).collect();
+    per_configuration(
+        &runs,
+        "line caches",
+        &format!("{line}B lines"),
+        line_config,
+        |r| format!("{}, {}B lines", line_config(r), r.line),
+        line_rows,
+    )
 }
 
 type CurvePoints = [(String, Vec<crate::mrc::Point>)];

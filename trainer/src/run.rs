@@ -22,6 +22,25 @@ pub struct RunConfig {
     pub shuffle: bool,
 }
 
+impl RunConfig {
+    /// A run of seed document 004's table (the reference README's
+    /// "Seed 004 published"): hidden 200, 1000 training samples, numpy's
+    /// stream, shuffled epochs.
+    pub fn seed_004(variant: Variant, batch: usize, seed: u64) -> RunConfig {
+        RunConfig {
+            shape: Shape { n_bits: 20, k: 3, hidden: 200, n_train: 1000, n_test: 200 },
+            lr: 0.1,
+            wd: 0.01,
+            seed,
+            rng: RngKind::Numpy,
+            variant,
+            batch,
+            tiles: None,
+            shuffle: true,
+        }
+    }
+}
+
 /// Accuracy and mean hinge loss over one set.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Eval {

@@ -273,21 +273,7 @@ impl Stepper {
         let mut outs = Vec::with_capacity(count);
         let mut s = 0;
         while s + 4 <= count {
-            let [a, b, c, d] = &mut self.scratch[s..s + 4] else { unreachable!("four slots") };
-            hidden_pre_many(
-                &p.w1t,
-                &p.b1,
-                [x_of(s), x_of(s + 1), x_of(s + 2), x_of(s + 3)],
-                0,
-                self.cfg.hidden,
-                &mut [&mut a.h_pre, &mut b.h_pre, &mut c.h_pre, &mut d.h_pre],
-            );
-            for sc in [&mut *a, &mut *b, &mut *c, &mut *d] {
-                for (h, &h_pre) in sc.h.iter_mut().zip(&sc.h_pre) {
-                    *h = relu(h_pre);
-                }
-            }
-            outs.extend(output_many(&p.w2, p.b2, [&a.h, &b.h, &c.h, &d.h]));
+            outs.extend(self.forward_many(p, [x_of(s), x_of(s + 1), x_of(s + 2), x_of(s + 3)], s));
             s += 4;
         }
         for s in s..count {
@@ -320,22 +306,24 @@ impl Stepper {
     /// The second is what a single step on `xs[1]` would compute as long as
     /// the step on `xs[0]` changes nothing (see [`Stepper::take_ahead`]).
     pub fn forward_pair(&mut self, p: &Params, xs: [&[f64]; 2]) -> [f64; 2] {
+        self.forward_many(p, xs, 0)
+    }
+
+    /// Forward passes of `S` samples under the same parameters into scratch
+    /// slots `first..first + S`, in one pass over W1; returns the outputs.
+    fn forward_many<const S: usize>(&mut self, p: &Params, xs: [&[f64]; S], first: usize) -> [f64; S] {
         let n = self.cfg.n_bits;
-        let [a, b] = &mut self.scratch[..2] else { unreachable!("a stepper has two scratch slots") };
-        hidden_pre_many(
-            &p.w1t,
-            &p.b1,
-            [&xs[0][..n], &xs[1][..n]],
-            0,
-            self.cfg.hidden,
-            &mut [&mut a.h_pre, &mut b.h_pre],
-        );
-        for sc in [&mut *a, &mut *b] {
+        let slots = &mut self.scratch[first..first + S];
+        let mut each = slots.iter_mut();
+        let mut h_pre: [&mut [f64]; S] =
+            std::array::from_fn(|_| each.next().map_or(&mut [][..], |sc| sc.h_pre.as_mut_slice()));
+        hidden_pre_many(&p.w1t, &p.b1, xs.map(|x| &x[..n]), 0, self.cfg.hidden, &mut h_pre);
+        for sc in slots.iter_mut() {
             for (h, &h_pre) in sc.h.iter_mut().zip(&sc.h_pre) {
                 *h = relu(h_pre);
             }
         }
-        output_many(&p.w2, p.b2, [&a.h, &b.h])
+        output_many(&p.w2, p.b2, std::array::from_fn(|k| slots[k].h.as_slice()))
     }
 
     /// Makes slot 1 of [`Stepper::forward_pair`] the current forward pass.

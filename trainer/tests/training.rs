@@ -78,18 +78,7 @@ fn every_variant_trains_bit_identically() {
 }
 
 fn seed004(variant: Variant, batch: usize, seed: u64) -> Option<usize> {
-    let mut t = Trainer::new(RunConfig {
-        shape: Shape { n_bits: 20, k: 3, hidden: 200, n_train: 1000, n_test: 200 },
-        lr: 0.1,
-        wd: 0.01,
-        seed,
-        rng: RngKind::Numpy,
-        variant,
-        batch,
-        tiles: None,
-        shuffle: true,
-    });
-    t.train(200, 1.0, |_| {})
+    Trainer::new(RunConfig::seed_004(variant, batch, seed)).train(200, 1.0, |_| {})
 }
 
 #[test]
