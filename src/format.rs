@@ -176,7 +176,9 @@ impl Event {
         self.offset + self.len as u64
     }
 
-    /// The 24-byte record of this event.
+    /// The 24-byte record of this event (inlined into writers in other crates:
+    /// it runs once per recorded access).
+    #[inline]
     pub fn encode(&self) -> [u8; EVENT_LEN] {
         let mut r = [0u8; EVENT_LEN];
         r[0..8].copy_from_slice(&self.offset.to_le_bytes());
