@@ -4,11 +4,13 @@
 //!
 //! - [`rng`]: Python's `random` and numpy's legacy `RandomState`, bit for bit;
 //! - [`task`]: data and initial weights;
+//! - [`aligned`]: cache-line aligned `f64` buffers for the kernels' data;
 //! - [`kernels`]: the numeric inner loops, portable and AVX2, same bits;
 //! - [`train`]: the steps of every variant and their access order;
 //! - [`run`]: epochs, evaluation, stopping;
 //! - [`record`]: the tracer that writes memtrace traces.
 
+pub mod aligned;
 pub mod kernels;
 pub mod record;
 pub mod rng;

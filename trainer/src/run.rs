@@ -2,6 +2,7 @@
 //! seed 004 does), evaluation after each epoch, and the stop rule of the
 //! reference trainer.
 
+use crate::aligned::AlignedF64;
 use crate::kernels::{hidden_pre_many, output_many};
 use crate::rng::NpRandomState;
 use crate::task::{generate, Data, Params, RngKind, Shape};
@@ -241,7 +242,7 @@ pub fn outputs(p: &Params, x: &[f64], n: usize) -> Vec<f64> {
     const GROUP: usize = 4;
     let hidden = p.hidden();
     let mut outs = Vec::with_capacity(x.len() / n.max(1));
-    let mut bufs: [Vec<f64>; GROUP] = std::array::from_fn(|_| vec![0.0; hidden]);
+    let mut bufs: [AlignedF64; GROUP] = std::array::from_fn(|_| AlignedF64::zeros(hidden));
     let mut groups = x.chunks_exact(GROUP * n);
     for xs in &mut groups {
         let xs: [&[f64]; GROUP] = std::array::from_fn(|k| &xs[k * n..(k + 1) * n]);

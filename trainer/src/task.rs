@@ -2,6 +2,7 @@
 //! reference trainer does with Python's `random` (seed documents 000-003)
 //! or numpy's legacy `RandomState` (seed document 004).
 
+use crate::aligned::AlignedF64;
 use crate::rng::{NpRandomState, PyRandom};
 
 /// Which random stream generates data and weights.
@@ -72,7 +73,9 @@ pub struct Data {
 /// traces address W1 row-major, as the seeds do.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Params {
-    pub w1t: Vec<f64>,
+    /// Cache-line aligned: the kernels' four-double loads then never
+    /// straddle two lines (hidden a multiple of 4).
+    pub w1t: AlignedF64,
     pub b1: Vec<f64>,
     pub w2: Vec<f64>,
     pub b2: f64,
@@ -137,7 +140,7 @@ pub fn generate(shape: &Shape, seed: u64, rng: RngKind) -> (Data, Params) {
     let y_train = x_train.chunks_exact(n).map(|x| label(x, &secret)).collect();
     let y_test = x_test.chunks_exact(n).map(|x| label(x, &secret)).collect();
     // Drawn row by row (W1[0][0], W1[0][1], ...), stored column-major.
-    let mut w1t = vec![0.0; w1.len()];
+    let mut w1t = AlignedF64::zeros(w1.len());
     for (k, v) in w1.into_iter().enumerate() {
         w1t[(k % n) * shape.hidden + k / n] = v;
     }

@@ -12,6 +12,7 @@
 
 use memtrace::Op;
 
+use crate::aligned::AlignedF64;
 use crate::kernels::{self, hidden_pre, hidden_pre_many, output_many, output_sum, relu, update, update_w1};
 use crate::task::Params;
 
@@ -157,10 +158,10 @@ pub struct StepConfig {
 /// Per-sample scratch of the forward and backward passes.
 #[derive(Clone)]
 pub struct Scratch {
-    h_pre: Vec<f64>,
-    h: Vec<f64>,
-    dh: Vec<f64>,
-    dh_pre: Vec<f64>,
+    h_pre: AlignedF64,
+    h: AlignedF64,
+    dh: AlignedF64,
+    dh_pre: AlignedF64,
     /// The nonzero terms of the output sum.
     terms: Vec<f64>,
 }
@@ -168,10 +169,10 @@ pub struct Scratch {
 impl Scratch {
     fn new(hidden: usize) -> Scratch {
         Scratch {
-            h_pre: vec![0.0; hidden],
-            h: vec![0.0; hidden],
-            dh: vec![0.0; hidden],
-            dh_pre: vec![0.0; hidden],
+            h_pre: AlignedF64::zeros(hidden),
+            h: AlignedF64::zeros(hidden),
+            dh: AlignedF64::zeros(hidden),
+            dh_pre: AlignedF64::zeros(hidden),
             terms: vec![0.0; hidden],
         }
     }
@@ -192,7 +193,7 @@ pub struct Stepper {
     pub cfg: StepConfig,
     scratch: Vec<Scratch>,
     /// Column-major like `Params::w1t`.
-    acc_w1: Vec<f64>,
+    acc_w1: AlignedF64,
     acc_b1: Vec<f64>,
     acc_w2: Vec<f64>,
 }
@@ -223,7 +224,7 @@ impl Stepper {
         Stepper {
             cfg,
             scratch: vec![Scratch::new(cfg.hidden); 2],
-            acc_w1: vec![0.0; cfg.hidden * cfg.n_bits],
+            acc_w1: AlignedF64::zeros(cfg.hidden * cfg.n_bits),
             acc_b1: vec![0.0; cfg.hidden],
             acc_w2: vec![0.0; cfg.hidden],
         }
