@@ -2,11 +2,14 @@
 //! log (and `analyze export --csv` writes) becomes a trace.
 //!
 //! Columns are named by the first line. `op` (`R` or `W`), `buffer` and
-//! `size` are required; `offset` (default 0) and `step` (default 0) are
-//! optional, in any order. Each buffer name becomes one buffer, in order of
-//! first appearance, as long as the furthest element any line touches. The
-//! file is read twice (buffer table, then events) so memory stays bounded by
-//! the number of distinct buffers, whatever the length of the log.
+//! `size` are required; `offset` (default 0), `step` (default 0) and `role`
+//! are optional, in any order. The first non-empty `role` of a buffer sets
+//! its role (a different one later is an error naming the line); a buffer
+//! without one gets its role from its name ([`guess_role`]). Each buffer
+//! name becomes one buffer, in order of first appearance, as long as the
+//! furthest element any line touches. The file is read twice (buffer table,
+//! then events) so memory stays bounded by the number of distinct buffers,
+//! whatever the length of the log.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -55,6 +58,7 @@ struct Columns {
     size: usize,
     offset: Option<usize>,
     step: Option<usize>,
+    role: Option<usize>,
     count: usize,
 }
 
@@ -64,6 +68,8 @@ struct Line<'a> {
     offset: u64,
     size: u64,
     step: u32,
+    /// The `role` column's value, if the column exists and the field is not empty.
+    role: Option<Role>,
 }
 
 fn csv_err(line: u64, what: impl Into<String>) -> Error {
@@ -75,12 +81,12 @@ fn parse_columns(first: &str) -> Result<Columns> {
     let find = |n: &str| names.iter().position(|c| *c == n);
     let need = |n: &str| {
         find(n).ok_or_else(|| {
-            csv_err(1, format!("the header line is {first:?}; it must name the columns op,buffer,size (offset and step are optional)"))
+            csv_err(1, format!("the header line is {first:?}; it must name the columns op,buffer,size (offset, step and role are optional)"))
         })
     };
     for (i, n) in names.iter().enumerate() {
-        if !matches!(*n, "op" | "buffer" | "size" | "offset" | "step") {
-            return Err(csv_err(1, format!("unknown column {n:?}; columns are op, buffer, size, offset, step")));
+        if !matches!(*n, "op" | "buffer" | "size" | "offset" | "step" | "role") {
+            return Err(csv_err(1, format!("unknown column {n:?}; columns are op, buffer, size, offset, step, role")));
         }
         if names[..i].contains(n) {
             return Err(csv_err(1, format!("column {n:?} appears twice")));
@@ -92,6 +98,7 @@ fn parse_columns(first: &str) -> Result<Columns> {
         size: need("size")?,
         offset: find("offset"),
         step: find("step"),
+        role: find("role"),
         count: names.len(),
     })
 }
@@ -139,7 +146,13 @@ fn parse_line<'a>(text: &'a str, cols: Columns, line: u64, fields: &mut Vec<&'a 
         }
         None => 0,
     };
-    Ok(Line { op, buffer, offset, size, step })
+    let role = match cols.role.map(|i| fields[i].trim()) {
+        None | Some("") => None,
+        Some(name) => Some(Role::from_name(name).ok_or_else(|| {
+            csv_err(line, format!("role {name:?} is not one of parameter, input, activation, gradient, accumulator, other"))
+        })?),
+    };
+    Ok(Line { op, buffer, offset, size, step, role })
 }
 
 /// Calls `f` for every data line; `f` gets the parsed line and its number.
@@ -202,23 +215,38 @@ fn import_csv_with(
 ) -> Result<WriteSummary> {
     // Pass 1: the buffer table.
     let mut index: HashMap<String, usize> = HashMap::new();
-    let mut lens: Vec<(String, u64)> = Vec::new();
+    // Per buffer: name, length, and the role given (with the line that gave it).
+    let mut table: Vec<(String, u64, Option<(Role, u64)>)> = Vec::new();
     scan(input, |l, line| {
         let end = l.offset + l.size;
-        match index.get(l.buffer) {
-            Some(&i) => lens[i].1 = lens[i].1.max(end),
+        let i = match index.get(l.buffer) {
+            Some(&i) => i,
             None => {
-                if lens.len() >= MAX_BUFFERS as usize {
+                if table.len() >= MAX_BUFFERS as usize {
                     return Err(csv_err(line, format!("more than {MAX_BUFFERS} distinct buffers")));
                 }
-                index.insert(l.buffer.to_string(), lens.len());
-                lens.push((l.buffer.to_string(), end));
+                index.insert(l.buffer.to_string(), table.len());
+                table.push((l.buffer.to_string(), 0, None));
+                table.len() - 1
             }
+        };
+        let entry = &mut table[i];
+        entry.1 = entry.1.max(end);
+        match (l.role, entry.2) {
+            (Some(role), None) => entry.2 = Some((role, line)),
+            (Some(role), Some((set, at))) if role != set => {
+                return Err(csv_err(
+                    line,
+                    format!("buffer {:?} has role {role} here but {set} since line {at}", l.buffer),
+                ));
+            }
+            _ => {}
         }
         Ok(())
     })?;
-    for (name, len) in &lens {
-        header.add_buffer(Buffer::new(name.clone(), *len, guess_role(name)))?;
+    for (name, len, role) in &table {
+        let role = role.map_or_else(|| guess_role(name), |(r, _)| r);
+        header.add_buffer(Buffer::new(name.clone(), *len, role))?;
     }
     // Pass 2: the events.
     let mut writer = open(header)?;
@@ -249,8 +277,8 @@ mod tests {
 
     #[test]
     fn columns_may_come_in_any_order() {
-        let c = parse_columns("buffer,op,step,size,offset").unwrap();
-        assert_eq!((c.op, c.buffer, c.size, c.offset, c.step), (1, 0, 3, Some(4), Some(2)));
+        let c = parse_columns("buffer,op,step,size,offset,role").unwrap();
+        assert_eq!((c.op, c.buffer, c.size, c.offset, c.step, c.role), (1, 0, 3, Some(4), Some(2), Some(5)));
         assert!(parse_columns("op,buffer").is_err());
         assert!(parse_columns("op,buffer,size,colour").is_err());
     }

@@ -14,7 +14,9 @@ pub mod ard;
 pub mod cache;
 pub mod clock;
 pub mod diff;
+pub mod dmd;
 pub mod energy;
+mod error;
 pub mod export;
 pub mod hist;
 pub mod info;
@@ -25,6 +27,7 @@ pub mod render;
 pub mod table;
 pub mod units;
 
+pub use error::{Error, Result};
 use memtrace::{Event, Header, TraceReader, TraceSummary};
 
 /// Something that replays a trace.
@@ -71,6 +74,26 @@ impl Analyzer for linecache::RequestCollector {
     }
     fn finish(self) -> Vec<u64> {
         self.requests
+    }
+}
+
+impl Analyzer for dmd::Scan {
+    type Report = Result<dmd::Replay>;
+    fn event(&mut self, e: &Event) {
+        dmd::Scan::event(self, e)
+    }
+    fn finish(self) -> Result<dmd::Replay> {
+        dmd::Scan::finish(self)
+    }
+}
+
+impl Analyzer for dmd::Replay {
+    type Report = Result<dmd::DmdReport>;
+    fn event(&mut self, e: &Event) {
+        dmd::Replay::event(self, e)
+    }
+    fn finish(self) -> Result<dmd::DmdReport> {
+        dmd::Replay::finish(self)
     }
 }
 

@@ -1,0 +1,125 @@
+//! The geometric price of a depth: `ceil(sqrt(depth))` per byte, every byte
+//! of an element at its own byte depth, in exact integer arithmetic (the
+//! contract forbids floating point: `sqrt` of a large `f64` rounds).
+
+/// `floor(sqrt(n))`, exact for every `u64`.
+#[inline]
+pub fn isqrt(n: u64) -> u64 {
+    // The f64 square root is within one of the answer; the loops correct it.
+    let mut r = ((n as f64).sqrt() as u64).min(u32::MAX as u64) as u128;
+    let n = n as u128;
+    while r * r > n {
+        r -= 1;
+    }
+    while (r + 1) * (r + 1) <= n {
+        r += 1;
+    }
+    r as u64
+}
+
+/// `ceil(sqrt(n))` for `n >= 1`, computed as `isqrt(n - 1) + 1`.
+#[inline]
+pub fn ceil_sqrt(n: u64) -> u64 {
+    isqrt(n - 1) + 1
+}
+
+/// `sum of ceil(sqrt(j))` for `j` in `1..=n`. `ceil(sqrt(j)) = k` for the
+/// `2k - 1` values of `j` in `((k-1)^2, k^2]`, so with `m = ceil(sqrt(n))`
+/// the sum is `sum_{k<m} k (2k - 1)` plus `m` for each `j` past `(m-1)^2`.
+pub fn ceil_sqrt_prefix(n: u128) -> u128 {
+    if n == 0 {
+        return 0;
+    }
+    let m = isqrt128(n - 1) + 1;
+    let k = m - 1;
+    // sum_{i=1..k} i (2i - 1) = 2 k(k+1)(2k+1)/6 - k(k+1)/2 = k(k+1)(4k-1)/6
+    let full = if k == 0 { 0 } else { k * (k + 1) * (4 * k - 1) / 6 };
+    full + m * (n - k * k)
+}
+
+fn isqrt128(n: u128) -> u128 {
+    if let Ok(small) = u64::try_from(n) {
+        return isqrt(small) as u128;
+    }
+    let mut r = (n as f64).sqrt() as u128;
+    while r * r > n {
+        r -= 1;
+    }
+    while (r + 1) * (r + 1) <= n {
+        r += 1;
+    }
+    r
+}
+
+/// Prices depths at a fixed number of bytes per element.
+#[derive(Debug, Clone, Copy)]
+pub struct Pricing {
+    bytes: u64,
+}
+
+impl Pricing {
+    /// `bytes` per element, at least 1.
+    pub fn new(bytes: u32) -> Pricing {
+        Pricing { bytes: bytes.max(1) as u64 }
+    }
+
+    /// A read at element depth `depth` (1 = top): the sum of `ceil(sqrt(j))`
+    /// for byte depths `j` in `((depth - 1) b, depth b]`.
+    #[inline]
+    pub fn depth(&self, depth: u64) -> u128 {
+        if self.bytes == 1 {
+            return ceil_sqrt(depth) as u128;
+        }
+        let b = self.bytes as u128;
+        let d = depth as u128;
+        ceil_sqrt_prefix(d * b) - ceil_sqrt_prefix((d - 1) * b)
+    }
+
+    /// Reads of the elements at depths `first..first + n`, all at once
+    /// (a range read under fixed placement).
+    #[inline]
+    pub fn depths(&self, first: u64, n: u64) -> u128 {
+        let b = self.bytes as u128;
+        ceil_sqrt_prefix((first as u128 - 1 + n as u128) * b) - ceil_sqrt_prefix((first as u128 - 1) * b)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `ceil(sqrt(n))` by the definition: the least `r` with `r * r >= n`.
+    fn ceil_sqrt_by_search(n: u64) -> u64 {
+        (0..).find(|r: &u64| r * r >= n).unwrap_or(0)
+    }
+
+    #[test]
+    fn square_roots_are_exact() {
+        for n in 1..5000u64 {
+            assert_eq!(ceil_sqrt(n), ceil_sqrt_by_search(n), "ceil_sqrt({n})");
+        }
+        for r in [1u64 << 20, (1 << 26) + 3, u32::MAX as u64] {
+            for n in [r * r - 1, r * r, r * r + 1] {
+                let (s, n) = (isqrt(n) as u128, n as u128);
+                assert!(s * s <= n && (s + 1) * (s + 1) > n, "isqrt({n}) = {s}");
+            }
+        }
+        assert_eq!(isqrt(u64::MAX), u32::MAX as u64);
+    }
+
+    #[test]
+    fn byte_weighted_prices_sum_every_byte() {
+        for b in [1u32, 2, 4, 8, 13] {
+            let p = Pricing::new(b);
+            for d in 1..400u64 {
+                let by_byte: u64 = ((d - 1) * b as u64 + 1..=d * b as u64).map(ceil_sqrt_by_search).sum();
+                assert_eq!(p.depth(d), by_byte as u128, "b {b} depth {d}");
+            }
+            for first in [1u64, 2, 7, 100] {
+                let n = 37;
+                let each: u128 = (first..first + n).map(|d| p.depth(d)).sum();
+                assert_eq!(p.depths(first, n), each, "b {b} from {first}");
+            }
+        }
+    }
+}
