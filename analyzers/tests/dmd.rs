@@ -64,3 +64,280 @@ fn every_reference_value_through_the_library() {
     assert!(failures.is_empty(), "{} of {checked} values differ:\n{}", failures.len(), failures.join("\n"));
     assert_eq!(checked, 5 * 2 * (7 + 5));
 }
+
+/// The contract of `tests/data/reference/dmd/README.md`, written for
+/// clarity: stacks are lists searched from the top, ranks a global sort,
+/// the live set a list. The oracle of the fast analyzer.
+mod naive {
+    use std::collections::HashMap;
+
+    use memtrace::{Event, Header, Op, Role};
+
+    /// `ceil(sqrt(j))`: the least `r` with `r * r >= j`.
+    fn ceil_sqrt(j: u64) -> u64 {
+        let mut r = 0;
+        while r * r < j {
+            r += 1;
+        }
+        r
+    }
+
+    /// A read at element depth `d`, every one of its `b` bytes at its own depth.
+    fn price(d: u64, b: u64) -> u64 {
+        ((d - 1) * b + 1..=d * b).map(ceil_sqrt).sum()
+    }
+
+    /// One element access, ranges taken apart.
+    struct Access {
+        read: bool,
+        buffer: usize,
+        offset: u64,
+        time: u64,
+    }
+
+    struct Value {
+        birth: u64,
+        last: u64,
+        reads: u64,
+        /// Index of the access that is its last read.
+        last_read: Option<usize>,
+    }
+
+    #[derive(Default, Debug, PartialEq, Eq)]
+    pub struct Costs {
+        pub loads: u64,
+        pub stores: u64,
+        pub cold_loads: u64,
+        pub classic: u64,
+        pub live: u64,
+        pub space: u64,
+        pub address: u64,
+        pub per_buffer: Vec<[u64; 5]>,
+    }
+
+    pub fn costs(header: &Header, events: &[Event], bytes: Option<u32>, steps_clock: bool) -> Costs {
+        let b = |buf: usize| bytes.unwrap_or(header.buffers[buf].elem_size) as u64;
+        // Argument positions: input buffers in id order, then offset.
+        let mut arg_base = HashMap::new();
+        let mut next = 1;
+        for (i, buf) in header.buffers.iter().enumerate() {
+            if buf.role == Role::Input {
+                arg_base.insert(i, next);
+                next += buf.len;
+            }
+        }
+        let cold_depth = |buf: usize, off: u64| arg_base.get(&buf).map_or(1, |base| base + off);
+        let mut accesses = Vec::new();
+        for e in events {
+            for offset in e.offset..e.end() {
+                let time = if steps_clock { e.step as u64 } else { accesses.len() as u64 };
+                accesses.push(Access { read: e.op == Op::Read, buffer: e.buffer as usize, offset, time });
+            }
+        }
+        // Values: which value each access touches, and each value's future.
+        let mut values: Vec<Value> = Vec::new();
+        let mut holds: HashMap<(usize, u64), usize> = HashMap::new();
+        let mut value_of = Vec::new();
+        let mut cold = Vec::new();
+        for (i, a) in accesses.iter().enumerate() {
+            let key = (a.buffer, a.offset);
+            let fresh = !a.read || !holds.contains_key(&key);
+            cold.push(a.read && fresh);
+            if fresh {
+                values.push(Value { birth: a.time, last: a.time, reads: 0, last_read: None });
+                holds.insert(key, values.len() - 1);
+            }
+            let v = holds[&key];
+            if a.read {
+                values[v].reads += 1;
+                values[v].last = a.time;
+                values[v].last_read = Some(i);
+            }
+            value_of.push(v);
+        }
+        // Ranks: higher density, more reads, earlier birth, earlier first event.
+        let mut order: Vec<usize> = (0..values.len()).collect();
+        order.sort_by(|&x, &y| {
+            let (vx, vy) = (&values[x], &values[y]);
+            let dx = vx.reads as u128 * (vy.last - vy.birth + 1) as u128;
+            let dy = vy.reads as u128 * (vx.last - vx.birth + 1) as u128;
+            dy.cmp(&dx).then(vy.reads.cmp(&vx.reads)).then(vx.birth.cmp(&vy.birth)).then(x.cmp(&y))
+        });
+        let mut rank = vec![0; values.len()];
+        for (r, &v) in order.iter().enumerate() {
+            rank[v] = r;
+        }
+
+        let mut out = Costs { per_buffer: vec![[0; 5]; header.buffers.len()], ..Costs::default() };
+        let mut classic: Vec<(usize, u64)> = Vec::new(); // elements, top first
+        let mut live: Vec<usize> = Vec::new(); // values, top first
+        let mut placed: Vec<usize> = Vec::new(); // live values of space_dmd
+        let mut i = 0;
+        while i < accesses.len() {
+            let t = accesses[i].time;
+            let group_end = (i..accesses.len()).find(|&j| accesses[j].time != t).unwrap_or(accesses.len());
+            for (v, val) in values.iter().enumerate() {
+                if val.birth == t {
+                    placed.push(v);
+                }
+            }
+            for j in i..group_end {
+                let a = &accesses[j];
+                let v = value_of[j];
+                let key = (a.buffer, a.offset);
+                let bb = b(a.buffer);
+                let pb = &mut out.per_buffer[a.buffer];
+                if !a.read {
+                    out.stores += 1;
+                    classic.retain(|&k| k != key);
+                    classic.insert(0, key);
+                    if values[v].reads > 0 {
+                        live.insert(0, v);
+                    }
+                    continue;
+                }
+                out.loads += 1;
+                pb[0] += 1;
+                let (dc, dl, ds) = if cold[j] {
+                    out.cold_loads += 1;
+                    let d = cold_depth(a.buffer, a.offset);
+                    let is_arg = arg_base.contains_key(&a.buffer);
+                    let s = if is_arg { d } else { placed.iter().filter(|&&u| rank[u] <= rank[v]).count() as u64 };
+                    (d, d, s)
+                } else {
+                    let dc = classic.iter().position(|&k| k == key).unwrap() as u64 + 1;
+                    let dl = live.iter().position(|&u| u == v).unwrap() as u64 + 1;
+                    (dc, dl, placed.iter().filter(|&&u| rank[u] <= rank[v]).count() as u64)
+                };
+                classic.retain(|&k| k != key);
+                classic.insert(0, key);
+                live.retain(|&u| u != v);
+                if values[v].last_read != Some(j) {
+                    live.insert(0, v);
+                }
+                let address = price(a.offset + 1, bb);
+                let row = [price(dc, bb), price(dl, bb), price(ds, bb), address];
+                for (k, c) in row.iter().enumerate() {
+                    pb[k + 1] += c;
+                }
+                out.classic += row[0];
+                out.live += row[1];
+                out.space += row[2];
+                out.address += row[3];
+            }
+            placed.retain(|&u| values[u].last != t);
+            i = group_end;
+        }
+        out
+    }
+}
+
+mod properties {
+    use memtrace::{Buffer, Event, Header, Op, Role};
+    use memtrace_analyzers::dmd::spool::Spool;
+    use memtrace_analyzers::dmd::{Clock, DmdConfig, DmdReport, Scan};
+    use proptest::prelude::*;
+
+    use super::naive;
+
+    /// Buffers (length, element size, input or not) and events over them.
+    fn trace() -> impl Strategy<Value = (Header, Vec<Event>)> {
+        prop::collection::vec((1u64..12, 1u32..5, prop::bool::weighted(0.4)), 1..5).prop_flat_map(|bufs| {
+            let n = bufs.len();
+            let lens: Vec<u64> = bufs.iter().map(|b| b.0).collect();
+            let event = (0..n, prop::bool::weighted(0.55), 0u64..12, 1u64..6, 0u32..3);
+            (Just(bufs), prop::collection::vec(event, 0..70)).prop_map(move |(bufs, raw)| {
+                let mut h = Header::new("proptest", "0");
+                for (i, &(len, elem, input)) in bufs.iter().enumerate() {
+                    let role = if input { Role::Input } else { Role::Activation };
+                    h.add_buffer(Buffer { name: format!("b{i}"), len, elem_size: elem, role }).unwrap();
+                }
+                let mut step = 0;
+                let events = raw
+                    .into_iter()
+                    .map(|(b, read, off, len, dstep)| {
+                        step += dstep;
+                        let offset = off % lens[b];
+                        let len = len.min(lens[b] - offset) as u32;
+                        Event { buffer: b as u32, op: if read { Op::Read } else { Op::Write }, offset, len, step }
+                    })
+                    .collect();
+                (h, events)
+            })
+        })
+    }
+
+    fn fast(h: &Header, events: &[Event], config: DmdConfig, run: usize) -> DmdReport {
+        let mut scan = Scan::with_spool(h, config, Spool::with_run(run));
+        events.iter().for_each(|e| scan.event(e));
+        let mut replay = scan.finish().unwrap();
+        events.iter().for_each(|e| replay.event(e));
+        replay.finish().unwrap()
+    }
+
+    fn check(h: &Header, events: &[Event], bytes: Option<u32>, clock: Clock, run: usize) -> Result<(), TestCaseError> {
+        let want = naive::costs(h, events, bytes, clock == Clock::Steps);
+        let got = fast(h, events, DmdConfig { bytes_per_element: bytes, clock }, run);
+        let totals = |r: &DmdReport| {
+            [r.loads, r.stores, r.cold_loads, r.bytedmd_classic, r.bytedmd_live, r.space_dmd, r.address_cost]
+        };
+        let model = [want.loads, want.stores, want.cold_loads, want.classic, want.live, want.space, want.address];
+        prop_assert_eq!(totals(&got), model, "loads stores cold classic live space address, {:?} {:?}", bytes, clock);
+        for (i, pb) in want.per_buffer.iter().enumerate() {
+            if let Some(g) = got.per_buffer.get(&format!("b{i}")) {
+                let row = [g.loads, g.bytedmd_classic, g.bytedmd_live, g.space_dmd, g.address_cost];
+                prop_assert_eq!(row, *pb, "buffer b{}", i);
+            } else {
+                prop_assert_eq!(pb[0], 0, "buffer b{} read but missing", i);
+            }
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+        #[test]
+        fn fast_analyzer_equals_the_naive_model((h, events) in trace(), run in 1usize..6) {
+            for clock in [Clock::Events, Clock::Steps] {
+                for bytes in [None, Some(1), Some(3)] {
+                    check(&h, &events, bytes, clock, run)?;
+                }
+            }
+        }
+    }
+}
+
+/// The model is tied to the researchers' numbers too, not only to the
+/// fast analyzer: on the two smaller algorithms it gives every reference value.
+#[test]
+fn the_naive_model_itself_gives_the_reference_values() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["mergesort_N64", "transpose_blocked_n32"] {
+        let summary = common::read_json(common::reference().join("dmd").join(format!("{name}.summary.json")));
+        for (kind, file) in [("events", format!("{name}.events.csv")), ("placed", format!("{name}.placed.events.csv"))] {
+            let trace = import(&common::reference().join("dmd").join(file), &dir);
+            let mut reader = memtrace::TraceReader::open(&trace).unwrap();
+            let header = reader.header().clone();
+            let mut events = Vec::new();
+            while let Some(batch) = reader.next_batch().unwrap() {
+                events.extend_from_slice(batch);
+            }
+            for bytes in [1u32, 4] {
+                let want = &summary[kind][format!("bpe{bytes}")];
+                let got = naive::costs(&header, &events, Some(bytes), false);
+                let field = |k: &str| want[k].as_u64().unwrap();
+                assert_eq!(got.loads, field("loads"), "{name} {kind} b={bytes}");
+                assert_eq!(got.cold_loads, field("cold_loads"), "{name} {kind} b={bytes}");
+                assert_eq!(got.classic, field("bytedmd_classic"), "{name} {kind} b={bytes}");
+                assert_eq!(got.live, field("bytedmd_live"), "{name} {kind} b={bytes}");
+                if kind == "events" {
+                    assert_eq!(got.space, field("space_dmd"), "{name} {kind} b={bytes}");
+                    let steps = naive::costs(&header, &events, Some(bytes), true);
+                    assert_eq!(steps.space, field("space_dmd_clock_steps"), "{name} {kind} b={bytes}");
+                } else {
+                    assert_eq!(got.address, field("address_cost"), "{name} {kind} b={bytes}");
+                }
+            }
+        }
+    }
+}
