@@ -149,7 +149,10 @@ fn parse_line<'a>(text: &'a str, cols: Columns, line: u64, fields: &mut Vec<&'a 
     let role = match cols.role.map(|i| fields[i].trim()) {
         None | Some("") => None,
         Some(name) => Some(Role::from_name(name).ok_or_else(|| {
-            csv_err(line, format!("role {name:?} is not one of parameter, input, activation, gradient, accumulator, other"))
+            csv_err(
+                line,
+                format!("role {name:?} is not one of parameter, input, activation, gradient, accumulator, other"),
+            )
         })?),
     };
     Ok(Line { op, buffer, offset, size, step, role })
@@ -206,6 +209,9 @@ pub fn import_csv_to_stream(input: &Path, out: impl Write + Send + 'static, head
     import_csv_with(input, header, |h| TraceWriter::to_stream(out, h, WriteOptions { compression: Compression::None }))
 }
 
+/// A role the `role` column gave a buffer, and the line that gave it.
+type RoleGiven = (Role, u64);
+
 /// The import: the CSV is read twice (the buffer table, then the events),
 /// and the writer is opened in between by `open`.
 fn import_csv_with(
@@ -215,8 +221,7 @@ fn import_csv_with(
 ) -> Result<WriteSummary> {
     // Pass 1: the buffer table.
     let mut index: HashMap<String, usize> = HashMap::new();
-    // Per buffer: name, length, and the role given (with the line that gave it).
-    let mut table: Vec<(String, u64, Option<(Role, u64)>)> = Vec::new();
+    let mut table: Vec<(String, u64, Option<RoleGiven>)> = Vec::new();
     scan(input, |l, line| {
         let end = l.offset + l.size;
         let i = match index.get(l.buffer) {

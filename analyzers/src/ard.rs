@@ -9,6 +9,8 @@ use memtrace::{Event, Header, Op};
 use serde::Serialize;
 
 use crate::clock::ReuseClock;
+use crate::report::{names, Named, Report};
+use crate::table::{self, side_by_side, thousands, Table, Value};
 
 /// Per-buffer distance statistics over the reads that have a distance.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -144,5 +146,64 @@ pub(crate) fn ratio(num: u128, den: u64) -> f64 {
         0.0
     } else {
         num as f64 / den as f64
+    }
+}
+
+impl crate::Analyzer for Ard {
+    type Output = ArdReport;
+    fn event(&mut self, e: &Event) {
+        Ard::event(self, e)
+    }
+    fn finish(self, _: &Header, _: &memtrace::TraceSummary) -> crate::Result<ArdReport> {
+        Ok(Ard::finish(self))
+    }
+}
+
+impl Report for ArdReport {
+    fn text(reports: &[Named<ArdReport>]) -> String {
+        let col = |f: fn(&ArdReport) -> Value| reports.iter().map(|r| f(&r.report)).collect::<Vec<_>>();
+        let rows = vec![
+            ("weighted ARD".to_string(), col(|r| Value::Float(r.weighted_ard))),
+            ("dmc".to_string(), col(|r| Value::Float(r.dmc))),
+            ("total floats accessed".to_string(), col(|r| Value::Int(r.total_floats_accessed))),
+            ("floats read (warm)".to_string(), col(|r| Value::Int(r.total_floats_read))),
+            ("reads".to_string(), col(|r| Value::Int(r.reads))),
+            ("writes".to_string(), col(|r| Value::Int(r.writes))),
+            ("cold reads".to_string(), col(|r| Value::Int(r.cold_reads))),
+        ];
+        let mut out = side_by_side("metric", &names(reports), &rows);
+        out.push('\n');
+        if let [one] = reports {
+            let mut t = Table::new(
+                ["buffer", "size", "reads", "avg dist", "min dist", "max dist"].iter().map(|s| s.to_string()).collect(),
+            );
+            for (name, b) in &one.report.per_buffer {
+                t.row(vec![
+                    name.clone(),
+                    thousands(b.size),
+                    thousands(b.read_count),
+                    table::float(b.avg_dist),
+                    thousands(b.min_dist),
+                    thousands(b.max_dist),
+                ]);
+            }
+            out.push_str(&t.render());
+        } else {
+            let mut all: Vec<&String> = reports.iter().flat_map(|r| r.report.per_buffer.keys()).collect();
+            all.sort();
+            all.dedup();
+            let rows: Vec<(String, Vec<Value>)> = all
+                .iter()
+                .map(|name| {
+                    let vals = reports
+                        .iter()
+                        .map(|r| r.report.per_buffer.get(*name).map_or(Value::Missing, |b| Value::Float(b.avg_dist)))
+                        .collect();
+                    ((*name).clone(), vals)
+                })
+                .collect();
+            out.push_str(&side_by_side("avg dist by buffer", &names(reports), &rows));
+        }
+        out
     }
 }

@@ -25,6 +25,10 @@ use serde::Serialize;
 
 use crate::ard::ratio;
 use crate::clock::ReuseClock;
+use crate::report::{per_configuration, results_json, Named, Report, Rows};
+use crate::table::{thousands, Value};
+use crate::units::format_size;
+use serde_json::Value as Json;
 
 const NIL: u32 = u32::MAX;
 
@@ -266,6 +270,53 @@ impl ObjectCaches {
                 }
             })
             .collect()
+    }
+}
+
+impl crate::Analyzer for ObjectCaches {
+    type Output = Vec<CacheResult>;
+    fn event(&mut self, e: &Event) {
+        ObjectCaches::event(self, e)
+    }
+    fn finish(self, _: &Header, _: &memtrace::TraceSummary) -> crate::Result<Vec<CacheResult>> {
+        Ok(ObjectCaches::finish(self))
+    }
+}
+
+/// The metrics of an object-cache result, one row each, over `results`.
+fn cache_rows(results: &[&CacheResult]) -> Rows {
+    let col = |f: fn(&CacheResult) -> Value| results.iter().map(|r| f(r)).collect::<Vec<_>>();
+    vec![
+        ("hit rate".to_string(), col(|r| Value::Percent(r.hit_rate))),
+        ("hits".to_string(), col(|r| Value::Int(r.hits))),
+        ("misses".to_string(), col(|r| Value::Int(r.misses))),
+        ("reads".to_string(), col(|r| Value::Int(r.total_accesses))),
+        ("effective ARD".to_string(), col(|r| Value::Float(r.effective_ard))),
+        ("floats missed (warm)".to_string(), col(|r| Value::Int(r.total_miss_floats))),
+    ]
+}
+
+/// `32KiB (8,192 floats)`.
+fn cache_size(size: u64) -> String {
+    format!("{} ({} floats)", format_size(size), thousands(size / 4))
+}
+
+/// One trace: its sizes side by side. Several traces: a table per size,
+/// the traces side by side with ratios to the first.
+impl Report for Vec<CacheResult> {
+    fn text(runs: &[Named<Vec<CacheResult>>]) -> String {
+        per_configuration(
+            runs,
+            "object LRU caches",
+            "cache",
+            |r| cache_size(r.size_bytes),
+            |r| format!("cache {}", cache_size(r.size_bytes)),
+            cache_rows,
+        )
+    }
+
+    fn json(runs: &[Named<Vec<CacheResult>>]) -> Json {
+        results_json(runs)
     }
 }
 

@@ -17,8 +17,11 @@ use std::collections::BTreeMap;
 use memtrace::{Event, Header, Op, Role};
 use serde::Serialize;
 
-use crate::linecache::{assoc_json, build_cache, LineLayout, Policy, PolicyKind};
+use crate::linecache::{build_cache, Assoc, LineLayout, Policy, PolicyKind};
 use crate::linemap::LineMap;
+use crate::report::{names, ratio, Named, Report, Rows};
+use crate::table::{side_by_side, Value};
+use crate::units::format_size;
 
 /// Horowitz, ISSCC 2014 (45 nm, 0.9 V): a 64-bit access of a 32 KiB SRAM.
 pub const PJ_PER_WORD_32KIB: f64 = 20.0;
@@ -45,45 +48,17 @@ pub struct LevelConfig {
     pub pj_per_word: f64,
 }
 
-/// `--level SIZE[:WAYS|full[:POLICY]]`.
-pub fn parse_level(s: &str) -> Result<LevelConfig, String> {
-    let mut parts = s.split(':');
-    let size = crate::units::parse_size(parts.next().unwrap_or(""))?;
-    if size == 0 {
-        return Err(format!("--level {s:?}: a cache level needs a size above 0"));
-    }
-    let assoc = match parts.next() {
-        None => Some(8),
-        Some(a) => crate::linecache::parse_assoc(a)?,
-    };
-    let policy = match parts.next() {
-        None => PolicyKind::Lru,
-        Some(p) => <PolicyKind as clap::ValueEnum>::from_str(p, true).map_err(|_| {
-            format!("--level {s:?}: unknown policy {p:?} (lru, fifo, clock, sieve, lfu, arc, s3fifo, random)")
-        })?,
-    };
-    if policy == PolicyKind::Opt {
-        return Err(format!(
-            "--level {s:?}: opt needs each level's own future, which depends on the levels above; use it with analyze cache"
-        ));
-    }
-    if parts.next().is_some() {
-        return Err(format!("--level {s:?}: expected SIZE[:WAYS|full[:POLICY]]"));
-    }
-    Ok(LevelConfig { size_bytes: size, assoc, policy, pj_per_word: default_pj_per_word(size) })
-}
-
 /// Energy in picojoules by where it was spent.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Joules {
+pub struct Picojoules {
     /// One entry per cache level, then DRAM.
     pub by_level: Vec<f64>,
     pub total: f64,
 }
 
-impl Joules {
-    fn new(levels: usize) -> Joules {
-        Joules { by_level: vec![0.0; levels + 1], total: 0.0 }
+impl Picojoules {
+    fn new(levels: usize) -> Picojoules {
+        Picojoules { by_level: vec![0.0; levels + 1], total: 0.0 }
     }
     fn add(&mut self, level: usize, pj: f64) {
         self.by_level[level] += pj;
@@ -96,7 +71,7 @@ impl Joules {
 pub struct LevelReport {
     pub name: String,
     pub size_bytes: u64,
-    pub assoc: serde_json::Value,
+    pub assoc: Assoc,
     pub policy: &'static str,
     pub pj_per_word: f64,
     /// Requests that reached this level (line accesses for L1).
@@ -123,11 +98,11 @@ pub struct EnergyReport {
     pub samples_per_step: u64,
     pub samples: u64,
     /// Total, and per level (`by_level`: L1, L2, ..., DRAM).
-    pub energy_pj: Joules,
+    pub energy_pj: Picojoules,
     pub pj_per_step: f64,
     pub pj_per_sample: f64,
     /// The same split by the role of the buffer whose bytes moved.
-    pub per_role: BTreeMap<&'static str, Joules>,
+    pub per_role: BTreeMap<&'static str, Picojoules>,
 }
 
 struct Level {
@@ -150,7 +125,7 @@ pub struct Hierarchy {
     bytes: u64,
     roles: Vec<Role>,
     /// Energy by role index (`Role as usize`), then totalled.
-    by_role: Vec<Joules>,
+    by_role: Vec<Picojoules>,
     steps: u64,
     last_step: Option<u32>,
     samples_per_step: u64,
@@ -167,17 +142,19 @@ impl Hierarchy {
         line: u64,
         dram_pj_per_word: f64,
         samples_per_step: u64,
-    ) -> Hierarchy {
+    ) -> crate::Result<Hierarchy> {
         let line = line.max(8);
         let levels = levels
             .iter()
             .map(|&cfg| {
-                let cache = build_cache(cfg.policy, cfg.size_bytes / line, cfg.assoc);
-                Level { cfg, cache, dirty: LineMap::new(), requests: 0, hits: 0, written_back: 0, invalidated: 0 }
+                let cache = build_cache(cfg.policy, cfg.size_bytes / line, cfg.assoc).ok_or_else(|| {
+                    crate::Error::invalid("opt needs each level's own future, which depends on the levels above")
+                })?;
+                Ok(Level { cfg, cache, dirty: LineMap::new(), requests: 0, hits: 0, written_back: 0, invalidated: 0 })
             })
-            .collect::<Vec<_>>();
+            .collect::<crate::Result<Vec<_>>>()?;
         let n = levels.len();
-        Hierarchy {
+        Ok(Hierarchy {
             layout: LineLayout::new(header, line),
             line,
             levels,
@@ -186,11 +163,11 @@ impl Hierarchy {
             dram_written: 0,
             bytes: 0,
             roles: header.buffers.iter().map(|b| b.role).collect(),
-            by_role: vec![Joules::new(n); Role::ALL.len()],
+            by_role: vec![Picojoules::new(n); Role::ALL.len()],
             steps: 0,
             last_step: None,
             samples_per_step: samples_per_step.max(1),
-        }
+        })
     }
 
     fn words_per_line(&self) -> f64 {
@@ -288,7 +265,7 @@ impl Hierarchy {
 
     pub fn finish(self) -> EnergyReport {
         let n = self.levels.len();
-        let mut total = Joules::new(n);
+        let mut total = Picojoules::new(n);
         let mut per_role = BTreeMap::new();
         for (role, j) in Role::ALL.iter().zip(&self.by_role) {
             if j.total == 0.0 {
@@ -310,7 +287,7 @@ impl Hierarchy {
                 .map(|(i, l)| LevelReport {
                     name: format!("L{}", i + 1),
                     size_bytes: l.cfg.size_bytes,
-                    assoc: assoc_json(l.cfg.assoc, l.cfg.size_bytes / self.line),
+                    assoc: Assoc::of(l.cfg.assoc, l.cfg.size_bytes / self.line),
                     policy: l.cfg.policy.name(),
                     pj_per_word: l.cfg.pj_per_word,
                     requests: l.requests,
@@ -336,11 +313,67 @@ impl Hierarchy {
 }
 
 impl crate::Analyzer for Hierarchy {
-    type Report = EnergyReport;
+    type Output = EnergyReport;
     fn event(&mut self, e: &Event) {
         Hierarchy::event(self, e)
     }
-    fn finish(self) -> EnergyReport {
-        Hierarchy::finish(self)
+    fn finish(self, _: &Header, _: &memtrace::TraceSummary) -> crate::Result<EnergyReport> {
+        Ok(Hierarchy::finish(self))
+    }
+}
+
+/// `analyze energy`: levels, DRAM traffic and energy (in nanojoules), side by side.
+impl Report for EnergyReport {
+    fn text(reports: &[Named<EnergyReport>]) -> String {
+        let Some(first) = reports.first() else { return String::new() };
+        let nj = |pj: f64| Value::Float(pj / 1000.0);
+        let mut rows: Rows = Vec::new();
+        let col = |f: &dyn Fn(&EnergyReport) -> Value| reports.iter().map(|r| f(&r.report)).collect::<Vec<_>>();
+        for (i, l) in first.report.levels.iter().enumerate() {
+            let assoc = match l.assoc {
+                Assoc::Full => "full".to_string(),
+                Assoc::Ways(w) => format!("{w}-way"),
+            };
+            let name = format!("{} {} {} {}", l.name, format_size(l.size_bytes), assoc, l.policy);
+            let level = |r: &EnergyReport| r.levels.get(i).cloned();
+            rows.push((
+                format!("{name}: hit rate"),
+                col(&|r| level(r).map_or(Value::Missing, |l| Value::Percent(ratio(l.hits, l.requests)))),
+            ));
+            rows.push((
+                format!("{}: misses", l.name),
+                col(&|r| level(r).map_or(Value::Missing, |l| Value::Int(l.misses))),
+            ));
+            rows.push((
+                format!("{}: lines written back", l.name),
+                col(&|r| level(r).map_or(Value::Missing, |l| Value::Int(l.lines_written_back))),
+            ));
+        }
+        rows.push(("DRAM lines read".into(), col(&|r| Value::Int(r.dram_lines_read))));
+        rows.push(("DRAM lines written".into(), col(&|r| Value::Int(r.dram_lines_written))));
+        rows.push(("steps".into(), col(&|r| Value::Int(r.steps))));
+        rows.push(("samples".into(), col(&|r| Value::Int(r.samples))));
+        rows.push(("energy, nJ".into(), col(&|r| nj(r.energy_pj.total))));
+        let n_levels = first.report.levels.len();
+        for i in 0..=n_levels {
+            let name = if i == n_levels { "DRAM".to_string() } else { format!("L{}", i + 1) };
+            rows.push((
+                format!("  at {name}"),
+                col(&|r| r.energy_pj.by_level.get(i).map_or(Value::Missing, |&pj| nj(pj))),
+            ));
+        }
+        let mut roles: Vec<&str> = reports.iter().flat_map(|r| r.report.per_role.keys().copied()).collect();
+        roles.sort();
+        roles.dedup();
+        for role in roles {
+            rows.push((
+                format!("  of {role} buffers"),
+                col(&|r| r.per_role.get(role).map_or(Value::Missing, |j| nj(j.total))),
+            ));
+        }
+        rows.push(("energy per step, nJ".into(), col(&|r| nj(r.pj_per_step))));
+        rows.push(("energy per sample, nJ".into(), col(&|r| nj(r.pj_per_sample))));
+        let head = format!("energy ({}-byte lines)", first.report.line);
+        side_by_side(&head, &names(reports), &rows)
     }
 }

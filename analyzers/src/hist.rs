@@ -21,19 +21,33 @@ use serde::Serialize;
 use crate::clock::ReuseClock;
 use crate::linecache::LineLayout;
 use crate::mrc::StackDistances;
+use crate::report::{names, Named, Report};
+use crate::table::{side_by_side, thousands, Table, Value};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+/// What one value of a reuse-distance histogram stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Weight {
+    /// One value per read: its mean distance.
     Reads,
+    /// One value per element read: its own distance.
     Floats,
 }
 
 impl Weight {
+    /// Every weight.
+    pub const ALL: [Weight; 2] = [Weight::Reads, Weight::Floats];
+
+    /// Its name on the command line and in JSON.
     pub fn name(self) -> &'static str {
         match self {
             Weight::Reads => "reads",
             Weight::Floats => "floats",
         }
+    }
+
+    /// The weight named `name`.
+    pub fn from_name(name: &str) -> Option<Weight> {
+        Weight::ALL.into_iter().find(|w| w.name() == name)
     }
 }
 
@@ -237,5 +251,90 @@ fn summarize(r: &Recorded) -> DistanceHistogram {
         max: if h.is_empty() { 0 } else { r.max },
         mean: if h.is_empty() { 0.0 } else { h.mean() },
         buckets,
+    }
+}
+
+impl crate::Analyzer for Hist {
+    type Output = HistReport;
+    fn event(&mut self, e: &Event) {
+        Hist::event(self, e)
+    }
+    fn finish(self, _: &Header, _: &memtrace::TraceSummary) -> crate::Result<HistReport> {
+        Ok(Hist::finish(self))
+    }
+}
+
+fn hist_row(name: &str, h: &DistanceHistogram) -> Vec<String> {
+    vec![name.to_string(), thousands(h.count), thousands(h.p50), thousands(h.p90), thousands(h.p99), thousands(h.max)]
+}
+
+/// A bar chart of the power-of-two buckets.
+fn bars(h: &DistanceHistogram) -> String {
+    let peak = h.buckets.iter().map(|b| b.count).max().unwrap_or(0).max(1);
+    let mut out = String::new();
+    let label_w =
+        h.buckets.iter().map(|b| format!("{}..{}", thousands(b.lo), thousands(b.hi)).len()).max().unwrap_or(0);
+    for b in h.buckets.iter().skip_while(|b| b.count == 0) {
+        let label = format!("{}..{}", thousands(b.lo), thousands(b.hi));
+        let n = ((b.count as f64 / peak as f64) * 40.0).round() as usize;
+        let bar = if b.count > 0 && n == 0 { "▏".to_string() } else { "█".repeat(n) };
+        out.push_str(&format!("  {label:>label_w$} | {bar} {}\n", thousands(b.count)));
+    }
+    out
+}
+
+impl Report for HistReport {
+    fn text(reports: &[Named<HistReport>]) -> String {
+        let mut out = String::new();
+        if reports.len() > 1 {
+            let col = |f: fn(&DistanceHistogram) -> u64| reports.iter().map(|r| Value::Int(f(&r.report.all))).collect();
+            let rows = vec![
+                ("count".to_string(), col(|h| h.count)),
+                ("p50".to_string(), col(|h| h.p50)),
+                ("p90".to_string(), col(|h| h.p90)),
+                ("p99".to_string(), col(|h| h.p99)),
+                ("max".to_string(), col(|h| h.max)),
+            ];
+            out.push_str(&side_by_side("all buffers", &names(reports), &rows));
+            out.push('\n');
+        }
+        for r in reports {
+            if reports.len() > 1 {
+                out.push_str(&format!("== {}\n", r.trace));
+            }
+            let mut t =
+                Table::new(["buffer", "count", "p50", "p90", "p99", "max"].iter().map(|s| s.to_string()).collect());
+            for (name, h) in &r.report.per_buffer {
+                t.row(hist_row(name, h));
+            }
+            t.row(hist_row("(all)", &r.report.all));
+            out.push_str(&format!(
+                "reuse distances, one value per {}\n",
+                if r.report.weight == "reads" { "read" } else { "float" }
+            ));
+            out.push_str(&t.render());
+            out.push_str("\nall buffers:\n");
+            out.push_str(&bars(&r.report.all));
+            out.push('\n');
+            if let Some(st) = &r.report.stack {
+                let mut t =
+                    Table::new(["buffer", "count", "p50", "p90", "p99", "max"].iter().map(|s| s.to_string()).collect());
+                for (name, h) in &st.per_buffer {
+                    t.row(hist_row(name, h));
+                }
+                t.row(hist_row("(all)", &st.all));
+                out.push_str(&format!(
+                "LRU stack distances in {}-byte lines ({} requests, {} first touches without one); an LRU cache of C lines hits distances <= C\n",
+                st.line,
+                thousands(st.requests),
+                thousands(st.cold)
+            ));
+                out.push_str(&t.render());
+                out.push_str("\nall buffers:\n");
+                out.push_str(&bars(&st.all));
+                out.push('\n');
+            }
+        }
+        out
     }
 }

@@ -6,6 +6,9 @@ use std::collections::BTreeMap;
 use memtrace::{Event, Header, Op, TraceSummary};
 use serde::Serialize;
 
+use crate::report::{Named, Report};
+use crate::table::{thousands, Table};
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct BufferInfo {
     pub id: u32,
@@ -102,5 +105,68 @@ impl Info {
             checksum: "ok",
             buffers: self.buffers,
         }
+    }
+}
+
+impl crate::Analyzer for Info {
+    type Output = InfoReport;
+    fn event(&mut self, e: &Event) {
+        Info::event(self, e)
+    }
+    fn finish(self, header: &Header, summary: &TraceSummary) -> crate::Result<InfoReport> {
+        Ok(Info::finish(self, header, summary))
+    }
+}
+
+impl Report for InfoReport {
+    fn text(reports: &[Named<InfoReport>]) -> String {
+        let mut out = String::new();
+        for n in reports {
+            let r = &n.report;
+            out.push_str(&format!("trace      {}\n", n.trace));
+            out.push_str(&format!("format     memtrace v{} ({})\n", r.format_version, r.encoding));
+            out.push_str(&format!("producer   {} {}\n", r.producer, r.producer_version));
+            for (k, v) in &r.metadata {
+                out.push_str(&format!("meta       {k} = {v}\n"));
+            }
+            out.push_str(&format!(
+                "events     {} ({} reads, {} writes) over {} steps\n",
+                thousands(r.events),
+                thousands(r.reads),
+                thousands(r.writes),
+                thousands(r.steps)
+            ));
+            out.push_str(&format!(
+                "elements   {} read, {} written\n",
+                thousands(r.elements_read),
+                thousands(r.elements_written)
+            ));
+            out.push_str(&format!("raw bytes  {}\n", thousands(r.raw_bytes)));
+            out.push_str(&format!("checksum   crc32 {} {}\n", r.crc32, r.checksum));
+            out.push_str(&format!("content    {}\n\n", r.content_hash));
+            let mut t = Table::new(
+                ["buffer", "role", "id", "length", "elem", "reads", "writes", "elems read", "elems written"]
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
+            )
+            .text_columns(2);
+            for b in &r.buffers {
+                t.row(vec![
+                    b.name.clone(),
+                    b.role.to_string(),
+                    b.id.to_string(),
+                    thousands(b.len),
+                    format!("{}B", b.elem_size),
+                    thousands(b.reads),
+                    thousands(b.writes),
+                    thousands(b.elements_read),
+                    thousands(b.elements_written),
+                ]);
+            }
+            out.push_str(&t.render());
+            out.push('\n');
+        }
+        out
     }
 }

@@ -3,12 +3,22 @@
 //! crate), never on whatever produced the trace: a trace from `record`, from
 //! the Python writer or imported from a CSV replays the same way.
 //!
+//! Every analysis is a module with two sides, as drcachesim's tools are:
+//! an [`Analyzer`] (one call per event, then `finish`) and the report it
+//! gives, a [`Report`] that serializes to the documented JSON and renders
+//! its own text, alone or side by side for several traces.
+//!
 //! - [`ard`]: the seeds' weighted average reuse distance, dmc, per-buffer stats;
-//! - [`hist`]: per-buffer reuse-distance histograms;
+//! - [`hist`]: per-buffer reuse-distance (and LRU stack-distance) histograms;
 //! - [`cache`]: the seeds' object LRU cache at any number of sizes;
+//! - [`linecache`]: caches of lines under nine policies, set associative or not;
+//! - [`mrc`]: the exact LRU miss-ratio curve in one pass;
+//! - [`energy`]: the energy of the data movement in a cache hierarchy;
+//! - [`dmd`]: geometric-stack costs (ByteDMD classic and live, space, address);
 //! - [`info`]: header, buffer table, counts and checksum status.
 //!
-//! [`table`] renders any of them as aligned text, side by side across traces.
+//! [`diff`] and [`export`] compare and print events; [`report`] and
+//! [`table`] hold what the reports share.
 
 pub mod ard;
 pub mod cache;
@@ -23,96 +33,30 @@ pub mod info;
 pub mod linecache;
 pub mod linemap;
 pub mod mrc;
-pub mod render;
+pub mod report;
 pub mod table;
 pub mod units;
 
 pub use error::{Error, Result};
+pub use report::{Named, Report};
+
 use memtrace::{Event, Header, TraceReader, TraceSummary};
 
-/// Something that replays a trace.
+/// Something that replays a trace: one call per event, in order, then
+/// `finish` with the header and the checked summary of the whole trace.
 pub trait Analyzer {
-    type Report;
+    /// What the replay gives: a report, or the next pass of a two-pass analysis.
+    type Output;
+    /// One event.
     fn event(&mut self, e: &Event);
-    fn finish(self) -> Self::Report;
+    /// After the last event, once the trace's checksum is verified.
+    fn finish(self, header: &Header, summary: &TraceSummary) -> Result<Self::Output>;
 }
 
-impl Analyzer for ard::Ard {
-    type Report = ard::ArdReport;
-    fn event(&mut self, e: &Event) {
-        ard::Ard::event(self, e)
-    }
-    fn finish(self) -> ard::ArdReport {
-        ard::Ard::finish(self)
-    }
-}
-
-impl Analyzer for cache::ObjectCaches {
-    type Report = Vec<cache::CacheResult>;
-    fn event(&mut self, e: &Event) {
-        cache::ObjectCaches::event(self, e)
-    }
-    fn finish(self) -> Vec<cache::CacheResult> {
-        cache::ObjectCaches::finish(self)
-    }
-}
-
-impl Analyzer for linecache::LineCacheSim {
-    type Report = linecache::LineResult;
-    fn event(&mut self, e: &Event) {
-        linecache::LineCacheSim::event(self, e)
-    }
-    fn finish(self) -> linecache::LineResult {
-        linecache::LineCacheSim::finish(self)
-    }
-}
-
-impl Analyzer for linecache::RequestCollector {
-    type Report = Vec<u64>;
-    fn event(&mut self, e: &Event) {
-        linecache::RequestCollector::event(self, e)
-    }
-    fn finish(self) -> Vec<u64> {
-        self.requests
-    }
-}
-
-impl Analyzer for dmd::Scan {
-    type Report = Result<dmd::Replay>;
-    fn event(&mut self, e: &Event) {
-        dmd::Scan::event(self, e)
-    }
-    fn finish(self) -> Result<dmd::Replay> {
-        dmd::Scan::finish(self)
-    }
-}
-
-impl Analyzer for dmd::Replay {
-    type Report = Result<dmd::DmdReport>;
-    fn event(&mut self, e: &Event) {
-        dmd::Replay::event(self, e)
-    }
-    fn finish(self) -> Result<dmd::DmdReport> {
-        dmd::Replay::finish(self)
-    }
-}
-
-impl Analyzer for hist::Hist {
-    type Report = hist::HistReport;
-    fn event(&mut self, e: &Event) {
-        hist::Hist::event(self, e)
-    }
-    fn finish(self) -> hist::HistReport {
-        hist::Hist::finish(self)
-    }
-}
-
-/// Replays the whole trace through the analyzer `make` builds from its header.
-/// The trace is fully checked (structure, count, checksum) before a report is returned.
-pub fn replay<A: Analyzer>(
-    reader: TraceReader,
-    make: impl FnOnce(&Header) -> A,
-) -> memtrace::Result<(A::Report, Header, TraceSummary)> {
+/// Replays the whole trace through the analyzer `make` builds from its
+/// header. The trace is fully checked (structure, count, checksum) before
+/// `finish` is called.
+pub fn replay<A: Analyzer>(reader: TraceReader, make: impl FnOnce(&Header) -> A) -> Result<A::Output> {
     replay_with_progress(reader, make, &mut |_, _| {})
 }
 
@@ -121,7 +65,7 @@ pub fn replay_with_progress<A: Analyzer>(
     mut reader: TraceReader,
     make: impl FnOnce(&Header) -> A,
     progress: &mut dyn FnMut(u64, Option<u64>),
-) -> memtrace::Result<(A::Report, Header, TraceSummary)> {
+) -> Result<A::Output> {
     let mut analyzer = make(reader.header());
     while let Some(batch) = reader.next_batch()? {
         for e in batch {
@@ -130,12 +74,7 @@ pub fn replay_with_progress<A: Analyzer>(
         let (done, total) = reader.progress();
         progress(done, total);
     }
-    let summary = reader.summary().ok_or_else(memtrace_incomplete)?;
-    let header = reader.header().clone();
-    Ok((analyzer.finish(), header, summary))
-}
-
-fn memtrace_incomplete() -> memtrace::Error {
-    // Unreachable in practice: next_batch returns None only after the footer is checked.
-    std::io::Error::other("the trace ended before its footer was checked").into()
+    // next_batch returns None only after the footer is checked.
+    let summary = reader.summary().ok_or_else(|| Error::invalid("the trace ended before its footer was checked"))?;
+    analyzer.finish(reader.header(), &summary)
 }

@@ -18,6 +18,9 @@ use serde::Serialize;
 
 use crate::linecache::LineLayout;
 use crate::linemap::LineMap;
+use crate::report::{Named, Report};
+use crate::table::{thousands, Table};
+use crate::units::format_size;
 
 struct Fenwick {
     tree: Vec<i64>,
@@ -242,13 +245,145 @@ impl Mrc {
 }
 
 impl crate::Analyzer for Mrc {
-    type Report = Curve;
+    type Output = Curve;
     fn event(&mut self, e: &Event) {
         Mrc::event(self, e)
     }
-    fn finish(self) -> Curve {
-        Mrc::finish(self)
+    fn finish(self, _: &Header, _: &memtrace::TraceSummary) -> crate::Result<Curve> {
+        Ok(Mrc::finish(self))
     }
+}
+
+/// What `analyze mrc` prints of one trace: points of its curve.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MrcReport {
+    /// At the sizes asked for, or wherever the curve changes.
+    pub points: Vec<Point>,
+}
+
+impl MrcReport {
+    /// The points of `curve` at `sizes` (every step when empty).
+    pub fn of(curve: &Curve, sizes: &[u64]) -> MrcReport {
+        MrcReport {
+            points: if sizes.is_empty() { curve.steps() } else { sizes.iter().map(|&s| curve.point(s)).collect() },
+        }
+    }
+
+    /// `trace,size_bytes,misses,requests,miss_ratio`, a line per point.
+    pub fn csv(curves: &[Named<MrcReport>]) -> String {
+        let mut out = String::from("trace,size_bytes,misses,requests,miss_ratio\n");
+        for c in curves {
+            for p in &c.report.points {
+                out.push_str(&format!("{},{},{},{},{}\n", c.trace, p.size_bytes, p.misses, p.requests, p.miss_ratio));
+            }
+        }
+        out
+    }
+}
+
+impl Report for MrcReport {
+    /// Several traces at the same sizes (`--size`): one table, a miss-ratio
+    /// column per trace, misses in parentheses. Otherwise a table per trace.
+    fn text(curves: &[Named<MrcReport>]) -> String {
+        let same_sizes = curves.len() > 1
+            && curves.windows(2).all(|w| {
+                let (a, b) = (&w[0].report.points, &w[1].report.points);
+                a.len() == b.len() && a.iter().zip(b).all(|(a, b)| a.size_bytes == b.size_bytes)
+            });
+        if same_sizes {
+            let mut table = Table::new(
+                std::iter::once("LRU miss ratio".to_string()).chain(curves.iter().map(|c| c.trace.clone())).collect(),
+            );
+            let requests = curves.iter().map(|c| c.report.points.first().map_or(0, |p| p.requests));
+            table.row(std::iter::once("requests".to_string()).chain(requests.map(thousands)).collect());
+            for (i, p) in curves[0].report.points.iter().enumerate() {
+                let cells = curves.iter().map(|c| {
+                    let q = &c.report.points[i];
+                    format!("{:.4} ({})", q.miss_ratio, thousands(q.misses))
+                });
+                table.row(std::iter::once(format_size(p.size_bytes)).chain(cells).collect());
+            }
+            return table.render();
+        }
+        let mut out = String::new();
+        for c in curves {
+            out.push_str(&format!("LRU miss-ratio curve of {}\n", c.trace));
+            let mut table =
+                Table::new(["cache size", "misses", "requests", "miss ratio"].iter().map(|s| s.to_string()).collect());
+            for p in &c.report.points {
+                table.row(vec![
+                    format_size(p.size_bytes),
+                    thousands(p.misses),
+                    thousands(p.requests),
+                    format!("{:.4}", p.miss_ratio),
+                ]);
+            }
+            out.push_str(&table.render());
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// All curves on one SVG, cache size on a log scale.
+pub fn plot(path: &std::path::Path, curves: &[Named<Curve>]) -> Result<(), String> {
+    use plotters::prelude::*;
+    let err = |e: &dyn std::fmt::Display| format!("cannot draw the plot: {e}");
+    let root = SVGBackend::new(path, (800, 480)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(&e))?;
+    let max_size =
+        curves.iter().map(|n| (n.report.hist.len() as u64 + 1) * n.report.line).max().unwrap_or(64).max(128) as f64;
+    let mut chart = ChartBuilder::on(&root)
+        .caption("LRU miss-ratio curve", ("sans-serif", 20))
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(60)
+        .build_cartesian_2d((64.0..max_size).log_scale(), 0.0..1.0)
+        .map_err(|e| err(&e))?;
+    chart
+        .configure_mesh()
+        .x_desc("cache size (bytes, log scale)")
+        .y_desc("miss ratio")
+        .x_label_formatter(&|x| match *x {
+            x if x >= 1048576.0 => format!("{:.0}MiB", x / 1048576.0),
+            x if x >= 1024.0 => format!("{:.0}KiB", x / 1024.0),
+            x => format!("{x:.0}B"),
+        })
+        .draw()
+        .map_err(|e| err(&e))?;
+    let colors = [
+        RGBColor(31, 119, 180),
+        RGBColor(255, 127, 14),
+        RGBColor(44, 160, 44),
+        RGBColor(214, 39, 40),
+        RGBColor(148, 103, 189),
+    ];
+    for (i, n) in curves.iter().enumerate() {
+        let (name, c) = (&n.trace, &n.report);
+        let color = colors[i % colors.len()];
+        // A step function: the ratio drops at each size where lines start to hit.
+        let mut pts = Vec::new();
+        let mut prev = 1.0;
+        for p in c.steps().into_iter().filter(|p| p.size_bytes >= 64) {
+            pts.push((p.size_bytes as f64, prev));
+            pts.push((p.size_bytes as f64, p.miss_ratio));
+            prev = p.miss_ratio;
+        }
+        pts.push((max_size, prev));
+        chart
+            .draw_series(LineSeries::new(pts, color.stroke_width(2)))
+            .map_err(|e| err(&e))?
+            .label(name.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerLeft)
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| err(&e))?;
+    root.present().map_err(|e| err(&e))
 }
 
 #[cfg(test)]

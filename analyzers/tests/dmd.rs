@@ -30,10 +30,8 @@ fn import(csv: &std::path::Path, dir: &tempfile::TempDir) -> std::path::PathBuf 
 fn dmd(trace: &std::path::Path, bytes: u32, clock: Clock) -> DmdReport {
     let config = DmdConfig { bytes_per_element: Some(bytes), clock };
     let open = || memtrace::TraceReader::open(trace).unwrap();
-    let (second, _, _) = memtrace_analyzers::replay(open(), |h| Scan::new(h, config)).unwrap();
-    let second = second.unwrap();
-    let (report, _, _) = memtrace_analyzers::replay(open(), |_| second).unwrap();
-    report.unwrap()
+    let second = memtrace_analyzers::replay(open(), |h| Scan::new(h, config)).unwrap();
+    memtrace_analyzers::replay(open(), |_| second).unwrap()
 }
 
 #[test]
@@ -43,7 +41,8 @@ fn every_reference_value_through_the_library() {
     let mut checked = 0;
     for name in algorithms() {
         let summary = common::read_json(common::reference().join("dmd").join(format!("{name}.summary.json")));
-        for (kind, file) in [("events", format!("{name}.events.csv")), ("placed", format!("{name}.placed.events.csv"))] {
+        for (kind, file) in [("events", format!("{name}.events.csv")), ("placed", format!("{name}.placed.events.csv"))]
+        {
             let trace = import(&common::reference().join("dmd").join(file), &dir);
             for bytes in [1u32, 4] {
                 let expected = &summary[kind][format!("bpe{bytes}")];
@@ -314,7 +313,8 @@ fn the_naive_model_itself_gives_the_reference_values() {
     let dir = tempfile::tempdir().unwrap();
     for name in ["mergesort_N64", "transpose_blocked_n32"] {
         let summary = common::read_json(common::reference().join("dmd").join(format!("{name}.summary.json")));
-        for (kind, file) in [("events", format!("{name}.events.csv")), ("placed", format!("{name}.placed.events.csv"))] {
+        for (kind, file) in [("events", format!("{name}.events.csv")), ("placed", format!("{name}.placed.events.csv"))]
+        {
             let trace = import(&common::reference().join("dmd").join(file), &dir);
             let mut reader = memtrace::TraceReader::open(&trace).unwrap();
             let header = reader.header().clone();

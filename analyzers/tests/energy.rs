@@ -111,7 +111,7 @@ proptest! {
     fn the_hierarchy_equals_a_naive_inclusive_model((header, events) in trace(), c1 in 1u64..5, extra in 0u64..8) {
         let c2 = c1 + extra;
         let pj = [20.0, 100.0, 1300.0];
-        let mut sim = Hierarchy::new(&header, &[level(c1, pj[0]), level(c2, pj[1])], 64, pj[2], 1);
+        let mut sim = Hierarchy::new(&header, &[level(c1, pj[0]), level(c2, pj[1])], 64, pj[2], 1).unwrap();
         events.iter().for_each(|e| sim.event(e));
         let r = sim.finish();
         let want = naive(&header, &events, c1 as usize, c2 as usize, pj);

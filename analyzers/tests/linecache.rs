@@ -26,18 +26,9 @@ fn line_requests(stream: &str) -> Vec<u64> {
     requests(&mut layout, &events).map(|(l, _, _)| l).collect()
 }
 
+/// The reference names policies as the policy table does.
 fn policy(name: &str) -> PolicyKind {
-    match name {
-        "lru" => PolicyKind::Lru,
-        "fifo" => PolicyKind::Fifo,
-        "clock" => PolicyKind::Clock,
-        "sieve" => PolicyKind::Sieve,
-        "arc" => PolicyKind::Arc,
-        "s3fifo" => PolicyKind::S3fifo,
-        "lfu" => PolicyKind::Lfu,
-        "opt" => PolicyKind::Opt,
-        other => panic!("unknown policy {other}"),
-    }
+    PolicyKind::from_name(name).unwrap_or_else(|| panic!("unknown policy {name}"))
 }
 
 #[test]
@@ -52,10 +43,8 @@ fn every_policy_gives_libcachesims_exact_misses() {
         for (name, sizes) in e["policies"].as_object().unwrap() {
             for (size, want) in sizes.as_object().unwrap() {
                 let cap = want["capacity_lines"].as_u64().unwrap();
-                let mut p: Box<dyn memtrace_analyzers::linecache::Policy> = match policy(name) {
-                    PolicyKind::Opt => Box::new(Belady::new(cap, &reqs)),
-                    k => k.build(cap),
-                };
+                let kind = policy(name);
+                let mut p = kind.build(cap).unwrap_or_else(|| Box::new(Belady::new(cap, &reqs)));
                 let misses = reqs.iter().filter(|&&l| !p.access(l).hit).count() as u64;
                 let w = want["misses"].as_u64().unwrap();
                 if misses != w {
@@ -116,14 +105,27 @@ fn the_cli_reports_line_caches_with_the_documented_fields() {
         let roles: u64 = r["per_role"].as_object().unwrap().values().map(|t| t["bytes_in"].as_u64().unwrap()).sum();
         assert_eq!(roles, misses * 64, "per-role traffic adds up");
     }
-    // Other policies need line granularity.
-    let out = assert_cmd::Command::cargo_bin("analyze")
-        .unwrap()
-        .args(["cache", "--size", "8KiB", "--policy", "fifo"])
-        .arg(&trace)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    // Line flags without line granularity are refused, never ignored: by
+    // clap when --granularity is absent (a usage error, exit 2), by
+    // `analyze` when it says object (exit 1).
+    for (args, code) in [
+        (vec!["--policy", "fifo"], 2),
+        (vec!["--assoc", "4", "--line", "128"], 2),
+        (vec!["--granularity", "object", "--assoc", "4"], 1),
+        (vec!["--granularity", "object", "--policy", "lru"], 1),
+    ] {
+        let out = assert_cmd::Command::cargo_bin("analyze")
+            .unwrap()
+            .args(["cache", "--size", "32KiB"])
+            .args(&args)
+            .arg(&trace)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(code), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("--granularity"), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?} printed a result");
+    }
 }
 
 #[test]
@@ -134,7 +136,7 @@ fn the_one_pass_curve_gives_libcachesims_lru_misses_and_sampling_stays_close() {
         let csv = common::reference().join("streams").join(format!("{stream}.events.csv"));
         let trace = dir.path().join("t.trace");
         memtrace::import::import_csv(&csv, &trace, Header::new("t", "0")).unwrap();
-        let (curve, _, _) = memtrace_analyzers::replay(TraceReader::open(&trace).unwrap(), |h| {
+        let curve = memtrace_analyzers::replay(TraceReader::open(&trace).unwrap(), |h| {
             memtrace_analyzers::mrc::Mrc::new(h, 64, 1.0)
         })
         .unwrap();
@@ -144,7 +146,7 @@ fn the_one_pass_curve_gives_libcachesims_lru_misses_and_sampling_stays_close() {
             assert_eq!(curve.misses_at(size), want["misses"].as_u64().unwrap(), "{stream} at {size} bytes");
         }
         // SHARDS at R = 0.5: every miss ratio within 0.05 of the exact curve here.
-        let (sampled, _, _) = memtrace_analyzers::replay(TraceReader::open(&trace).unwrap(), |h| {
+        let sampled = memtrace_analyzers::replay(TraceReader::open(&trace).unwrap(), |h| {
             memtrace_analyzers::mrc::Mrc::new(h, 64, 0.5)
         })
         .unwrap();

@@ -214,7 +214,7 @@ fn main() {
 
     // --- Line granularity on the same trace: requests are line accesses.
     let line_cfg = |policy| LineConfig { policy, size_bytes: 32768, line: 64, assoc: None };
-    let (lru_result, _, _) =
+    let lru_result =
         replay(TraceReader::open(&big_raw).expect("open"), |h| LineCacheSim::new(h, line_cfg(PolicyKind::Lru), None))
             .expect("line cache");
     let line_requests = lru_result.requests as f64;
@@ -243,11 +243,11 @@ fn main() {
     println!("  mrc --sample 0.01              {:>8.1} M/s\n", lines(mrc_sampled));
 
     // SHARDS: how far sampled curves are from the exact one, at every power of two.
-    let (exact, _, _) = replay(TraceReader::open(&big_raw).expect("open"), |h| Mrc::new(h, 64, 1.0)).expect("mrc");
+    let exact = replay(TraceReader::open(&big_raw).expect("open"), |h| Mrc::new(h, 64, 1.0)).expect("mrc");
     let sizes: Vec<u64> = (10..=26).map(|k| 1u64 << k).collect();
     println!("mrc --sample R against the exact curve, |miss ratio error| over sizes 1 KiB..64 MiB:");
     for r in [0.5, 0.1, 0.01, 0.001] {
-        let (sampled, _, _) = replay(TraceReader::open(&big_raw).expect("open"), |h| Mrc::new(h, 64, r)).expect("mrc");
+        let sampled = replay(TraceReader::open(&big_raw).expect("open"), |h| Mrc::new(h, 64, r)).expect("mrc");
         let errors: Vec<f64> =
             sizes.iter().map(|&s| (sampled.point(s).miss_ratio - exact.point(s).miss_ratio).abs()).collect();
         let max = errors.iter().cloned().fold(0.0, f64::max);
@@ -326,10 +326,8 @@ fn request_streams(dir: &Path) {
         let mut misses = 0;
         let secs = time(3, || {
             let requests = read_oracle_general(&path);
-            let mut policy: Box<dyn Policy> = match kind {
-                PolicyKind::Opt => Box::new(Belady::new(CAPACITY, &requests)),
-                k => k.build(CAPACITY),
-            };
+            let mut policy: Box<dyn Policy> =
+                kind.build(CAPACITY).unwrap_or_else(|| Box::new(Belady::new(CAPACITY, &requests)));
             misses = requests.iter().filter(|&&r| !policy.access(r).hit).count();
         });
         ours.push((kind, secs, misses));

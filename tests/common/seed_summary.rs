@@ -12,8 +12,8 @@ use memtrace_analyzers::replay;
 use serde_json::{Map, Value};
 
 pub fn of_trace(trace: &Path) -> Value {
-    let (ard, _, _) = replay(TraceReader::open(trace).unwrap(), Ard::new).unwrap();
-    let (caches, _, _) = replay(TraceReader::open(trace).unwrap(), |h| ObjectCaches::new(h, &[32768, 262144])).unwrap();
+    let ard = replay(TraceReader::open(trace).unwrap(), Ard::new).unwrap();
+    let caches = replay(TraceReader::open(trace).unwrap(), |h| ObjectCaches::new(h, &[32768, 262144])).unwrap();
     let mut v = serde_json::to_value(&ard).unwrap();
     let mut cache = Map::new();
     for c in caches {

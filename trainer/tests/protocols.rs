@@ -78,7 +78,7 @@ fn every_reference_protocol_is_reproduced_by_record() {
         let trace = dir.path().join(format!("{name}.zst"));
         let out = Command::cargo_bin("record").unwrap().args(&args).arg("-o").arg(&trace).output().unwrap();
         assert!(out.status.success(), "{name}: record {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
-        let (ard, _, _) = replay(TraceReader::open(&trace).unwrap(), Ard::new).unwrap();
+        let ard = replay(TraceReader::open(&trace).unwrap(), Ard::new).unwrap();
         let mut actual = serde_json::to_value(&ard).unwrap();
         let mut expected = summary(&name);
         let obj = expected.as_object_mut().unwrap();
@@ -94,7 +94,7 @@ fn every_reference_protocol_is_reproduced_by_record() {
                 b.as_object_mut().unwrap().remove("size");
             }
         } else {
-            let (caches, _, _) =
+            let caches =
                 replay(TraceReader::open(&trace).unwrap(), |h| ObjectCaches::new(h, &[32768, 262144])).unwrap();
             let mut cache = Map::new();
             for c in caches {

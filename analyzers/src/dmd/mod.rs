@@ -20,6 +20,7 @@
 pub mod cost;
 pub mod rank;
 mod replay;
+mod report;
 mod scan;
 pub mod spool;
 pub mod stack;

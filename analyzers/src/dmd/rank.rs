@@ -27,11 +27,7 @@ impl Ord for Rank {
     fn cmp(&self, o: &Rank) -> Ordering {
         let mine = self.reads as u128 * o.span as u128;
         let theirs = o.reads as u128 * self.span as u128;
-        theirs
-            .cmp(&mine)
-            .then(o.reads.cmp(&self.reads))
-            .then(self.birth.cmp(&o.birth))
-            .then(self.id.cmp(&o.id))
+        theirs.cmp(&mine).then(o.reads.cmp(&self.reads)).then(self.birth.cmp(&o.birth)).then(self.id.cmp(&o.id))
     }
 }
 

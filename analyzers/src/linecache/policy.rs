@@ -1,0 +1,190 @@
+//! The policy interface, the one table of policy names, and set
+//! associativity over any policy.
+
+use super::arc::ArcCache;
+use super::lfu::Lfu;
+use super::queue::{Queue, QueueKind};
+use super::random::RandomEvict;
+use super::s3fifo::S3Fifo;
+use super::sieve::Sieve;
+
+/// What one request did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Access {
+    pub hit: bool,
+    /// The line was (or stays) resident after the request.
+    pub resident: bool,
+    /// A line the request pushed out of the cache.
+    pub evicted: Option<u64>,
+}
+
+/// A replacement policy over unit-size lines.
+pub trait Policy: Send {
+    fn access(&mut self, line: u64) -> Access;
+    /// Drops `line` if resident (an inclusive hierarchy's back-invalidation);
+    /// returns whether it was. Ghost entries are left as they are.
+    fn remove(&mut self, line: u64) -> bool;
+}
+
+/// A replacement policy, by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PolicyKind {
+    /// Least recently used.
+    Lru,
+    /// First in, first out.
+    Fifo,
+    /// CLOCK, one reference bit.
+    Clock,
+    /// SIEVE.
+    Sieve,
+    /// Least frequently used, FIFO among equal counts.
+    Lfu,
+    /// Adaptive replacement cache.
+    Arc,
+    /// S3-FIFO.
+    S3fifo,
+    /// Random eviction, fixed seed.
+    Random,
+    /// Belady's MIN (needs the future).
+    Opt,
+}
+
+/// The one table of policies: kind, name (command line, JSON, errors,
+/// docs) and what it is. Adding a policy is a file and a row here.
+pub const POLICIES: [(PolicyKind, &str, &str); 9] = [
+    (PolicyKind::Lru, "lru", "least recently used"),
+    (PolicyKind::Fifo, "fifo", "first in, first out"),
+    (PolicyKind::Clock, "clock", "CLOCK, one reference bit"),
+    (PolicyKind::Sieve, "sieve", "SIEVE (NSDI 2024), libCacheSim's hand"),
+    (PolicyKind::Lfu, "lfu", "least frequently used, FIFO among equal counts"),
+    (PolicyKind::Arc, "arc", "adaptive replacement (Megiddo and Modha)"),
+    (PolicyKind::S3fifo, "s3fifo", "S3-FIFO (libCacheSim's S3FIFO-0.1000-2)"),
+    (PolicyKind::Random, "random", "random eviction, fixed seed"),
+    (PolicyKind::Opt, "opt", "Belady's MIN: the optimum, from the future"),
+];
+
+impl PolicyKind {
+    /// Every policy, in the table's order.
+    pub fn all() -> impl Iterator<Item = PolicyKind> {
+        POLICIES.iter().map(|p| p.0)
+    }
+
+    /// Its name on the command line and in JSON.
+    pub fn name(self) -> &'static str {
+        POLICIES.iter().find(|p| p.0 == self).map_or("?", |p| p.1)
+    }
+
+    /// The policy named `name` (case-insensitive).
+    pub fn from_name(name: &str) -> Option<PolicyKind> {
+        POLICIES.iter().find(|p| p.1.eq_ignore_ascii_case(name)).map(|p| p.0)
+    }
+
+    /// `lru, fifo, ...`: every name, for messages.
+    pub fn names() -> String {
+        POLICIES.iter().map(|p| p.1).collect::<Vec<_>>().join(", ")
+    }
+
+    /// A fully associative cache of `capacity` lines under this policy;
+    /// `None` for `opt`, which needs the future ([`super::Belady::new`]).
+    pub fn build(self, capacity: u64) -> Option<Box<dyn Policy>> {
+        let c = capacity as usize;
+        Some(match self {
+            PolicyKind::Lru => Box::new(Queue::new(c, QueueKind::Lru)),
+            PolicyKind::Fifo => Box::new(Queue::new(c, QueueKind::Fifo)),
+            PolicyKind::Clock => Box::new(Queue::new(c, QueueKind::Clock)),
+            PolicyKind::Sieve => Box::new(Sieve::new(c)),
+            PolicyKind::Lfu => Box::new(Lfu::new(c)),
+            PolicyKind::Arc => Box::new(ArcCache::new(c)),
+            PolicyKind::S3fifo => Box::new(S3Fifo::new(c)),
+            PolicyKind::Random => Box::new(RandomEvict::new(c, 0x9E37_79B9_7F4A_7C15 ^ capacity)),
+            PolicyKind::Opt => return None,
+        })
+    }
+}
+
+impl std::str::FromStr for PolicyKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<PolicyKind, String> {
+        PolicyKind::from_name(s).ok_or_else(|| format!("unknown policy {s:?}; policies are {}", PolicyKind::names()))
+    }
+}
+
+impl std::fmt::Display for PolicyKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Set associativity: independent sets of `ways` lines, indexed by the low
+/// bits of the line number (line modulo the number of sets).
+pub struct SetAssociative {
+    sets: Vec<Box<dyn Policy>>,
+}
+
+impl SetAssociative {
+    /// `capacity / ways` sets of `ways` lines under `kind`; `None` for `opt`.
+    pub fn new(kind: PolicyKind, capacity: u64, ways: u64) -> Option<SetAssociative> {
+        let n = (capacity / ways.max(1)).max(1);
+        Some(SetAssociative { sets: (0..n).map(|_| kind.build(ways)).collect::<Option<_>>()? })
+    }
+}
+
+impl Policy for SetAssociative {
+    fn access(&mut self, line: u64) -> Access {
+        let n = self.sets.len() as u64;
+        self.sets[(line % n) as usize].access(line)
+    }
+
+    fn remove(&mut self, line: u64) -> bool {
+        let n = self.sets.len() as u64;
+        self.sets[(line % n) as usize].remove(line)
+    }
+}
+
+/// A cache of `capacity` lines under `kind`: `ways` per set, or fully
+/// associative when `None` or not below the capacity. `None` for `opt`.
+pub fn build_cache(kind: PolicyKind, capacity: u64, ways: Option<u64>) -> Option<Box<dyn Policy>> {
+    match ways {
+        Some(w) if w < capacity => Some(Box::new(SetAssociative::new(kind, capacity, w)?)),
+        _ => kind.build(capacity),
+    }
+}
+
+/// An associativity as simulated: fully associative, or ways per set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Assoc {
+    /// One set.
+    Full,
+    /// Lines per set.
+    Ways(u64),
+}
+
+impl Assoc {
+    /// What `ways` (`None`: full) means for a cache of `capacity` lines:
+    /// as many ways as lines, or more, is fully associative.
+    pub fn of(ways: Option<u64>, capacity: u64) -> Assoc {
+        match ways {
+            Some(w) if w < capacity => Assoc::Ways(w),
+            _ => Assoc::Full,
+        }
+    }
+}
+
+/// JSON: the number of ways, or `"full"`.
+impl serde::Serialize for Assoc {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Assoc::Full => s.serialize_str("full"),
+            Assoc::Ways(w) => s.serialize_u64(*w),
+        }
+    }
+}
+
+impl std::fmt::Display for Assoc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Assoc::Full => f.write_str("fully assoc."),
+            Assoc::Ways(w) => write!(f, "{w}-way"),
+        }
+    }
+}

@@ -1,0 +1,69 @@
+//! LRU, FIFO and CLOCK: one queue each.
+
+use super::policy::{Access, Policy};
+use super::slab::{List, Slab};
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum QueueKind {
+    Lru,
+    Fifo,
+    Clock,
+}
+
+pub(crate) struct Queue {
+    cap: usize,
+    kind: QueueKind,
+    slab: Slab,
+    q: List,
+}
+
+impl Queue {
+    pub(crate) fn new(cap: usize, kind: QueueKind) -> Queue {
+        Queue { cap, kind, slab: Slab::default(), q: List::EMPTY }
+    }
+}
+
+impl Policy for Queue {
+    #[inline(always)]
+    fn access(&mut self, line: u64) -> Access {
+        if let Some(i) = self.slab.find(line) {
+            match self.kind {
+                QueueKind::Lru => self.slab.move_to_head(&mut self.q, i),
+                QueueKind::Fifo => {}
+                QueueKind::Clock => self.slab.nodes[i as usize].freq = 1,
+            }
+            return Access { hit: true, resident: true, evicted: None };
+        }
+        if self.cap == 0 {
+            return Access::default();
+        }
+        if self.q.len >= self.cap {
+            let mut t = self.q.tail;
+            if self.kind == QueueKind::Clock {
+                while self.slab.nodes[t as usize].freq >= 1 {
+                    self.slab.nodes[t as usize].freq -= 1;
+                    self.slab.move_to_head(&mut self.q, t);
+                    t = self.q.tail;
+                }
+            }
+            // The victim's node becomes the new line's: no trip through the free list.
+            let victim = self.slab.nodes[t as usize].line;
+            self.slab.map.remove(victim);
+            self.slab.map.insert(line, t);
+            let n = &mut self.slab.nodes[t as usize];
+            n.line = line;
+            n.freq = 0;
+            self.slab.move_to_head(&mut self.q, t);
+            return Access { hit: false, resident: true, evicted: Some(victim) };
+        }
+        let i = self.slab.alloc(line, 0);
+        self.slab.push_head(&mut self.q, i);
+        Access { hit: false, resident: true, evicted: None }
+    }
+
+    fn remove(&mut self, line: u64) -> bool {
+        let Some(i) = self.slab.find(line) else { return false };
+        self.slab.discard(&mut self.q, i);
+        true
+    }
+}

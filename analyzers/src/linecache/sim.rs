@@ -1,0 +1,245 @@
+//! The line-cache analyzer: one policy, size and associativity over a
+//! trace, with the traffic of every buffer and role.
+
+use memtrace::{Event, Header, Op};
+use serde::Serialize;
+
+use super::belady::Belady;
+use super::layout::LineLayout;
+use super::policy::{build_cache, Assoc, Policy, PolicyKind};
+use super::queue::{Queue, QueueKind};
+use crate::linemap::LineMap;
+
+/// One simulated cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineConfig {
+    pub policy: PolicyKind,
+    pub size_bytes: u64,
+    pub line: u64,
+    /// Ways per set; `None` is fully associative.
+    pub assoc: Option<u64>,
+}
+
+impl LineConfig {
+    pub fn capacity_lines(&self) -> u64 {
+        self.size_bytes / self.line.max(1)
+    }
+}
+
+/// Hits, misses and traffic of some subset of requests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Traffic {
+    pub read_hits: u64,
+    pub read_misses: u64,
+    pub write_hits: u64,
+    pub write_misses: u64,
+    /// Bytes fetched from the next level: misses times the line size.
+    pub bytes_in: u64,
+    /// Bytes written to the next level: dirty lines evicted (or writes not admitted).
+    pub bytes_written_back: u64,
+}
+
+/// The lines of one event on their way through a policy.
+struct EventLines {
+    first: u64,
+    last: u64,
+    write: bool,
+    line: u64,
+    buffer: u32,
+}
+
+impl EventLines {
+    /// Requests every line; returns hits, bytes written back by the event's
+    /// own buffer, and by all buffers (other buffers' are added to them here).
+    #[inline(always)]
+    fn through<P: Policy + ?Sized>(
+        &self,
+        policy: &mut P,
+        dirty: &mut LineMap,
+        layout: &LineLayout,
+        per_buffer: &mut [Traffic],
+    ) -> (u64, u64, u64) {
+        let (mut hits, mut own_wb, mut total_wb) = (0u64, 0u64, 0u64);
+        for l in self.first..=self.last {
+            let a = policy.access(l);
+            hits += a.hit as u64;
+            if let Some(v) = a.evicted {
+                if dirty.remove(v).is_some() {
+                    total_wb += self.line;
+                    match layout.owner(v) {
+                        Some(owner) if owner == self.buffer => own_wb += self.line,
+                        Some(owner) => per_buffer[owner as usize].bytes_written_back += self.line,
+                        None => {}
+                    }
+                }
+            }
+            if self.write {
+                if a.resident {
+                    dirty.insert(l, 1);
+                } else {
+                    total_wb += self.line;
+                    own_wb += self.line;
+                }
+            }
+        }
+        (hits, own_wb, total_wb)
+    }
+}
+
+/// The result of one line cache. Field names are the JSON keys.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LineResult {
+    pub policy: &'static str,
+    pub granularity: &'static str,
+    pub line: u64,
+    /// `"full"` or the number of ways.
+    pub assoc: Assoc,
+    pub size_bytes: u64,
+    pub capacity_lines: u64,
+    pub requests: u64,
+    pub hits: u64,
+    pub misses: u64,
+    pub hit_rate: f64,
+    pub miss_ratio: f64,
+    #[serde(flatten)]
+    pub traffic: Traffic,
+    /// By buffer role (parameter, activation, ...), the roles that occur.
+    pub per_role: std::collections::BTreeMap<&'static str, Traffic>,
+    /// By buffer name.
+    pub per_buffer: std::collections::BTreeMap<String, Traffic>,
+}
+
+/// The policy of a simulation: LRU, FIFO and CLOCK by value, so that the
+/// per-line loop is compiled for them (the common case, twice as fast);
+/// the rest behind the trait object.
+enum SimPolicy {
+    Queue(Queue),
+    Other(Box<dyn Policy>),
+}
+
+pub struct LineCacheSim {
+    cfg: LineConfig,
+    policy: SimPolicy,
+    layout: LineLayout,
+    /// Lines written since they were fetched (value 1).
+    dirty: LineMap,
+    total: Traffic,
+    per_buffer: Vec<Traffic>,
+    names: Vec<String>,
+    roles: Vec<memtrace::Role>,
+}
+
+impl LineCacheSim {
+    /// `requests` is the whole line-request stream, needed by `opt` only.
+    pub fn new(header: &Header, cfg: LineConfig, requests: Option<&[u64]>) -> LineCacheSim {
+        let cap = cfg.capacity_lines();
+        let policy = match (cfg.policy, cfg.assoc) {
+            (PolicyKind::Opt, _) => SimPolicy::Other(Box::new(Belady::new(cap, requests.unwrap_or(&[])))),
+            (kind, Some(ways)) if ways < cap => match build_cache(kind, cap, Some(ways)) {
+                Some(cache) => SimPolicy::Other(cache),
+                None => SimPolicy::Other(Box::new(Belady::new(cap, requests.unwrap_or(&[])))),
+            },
+            (PolicyKind::Lru, _) => SimPolicy::Queue(Queue::new(cap as usize, QueueKind::Lru)),
+            (PolicyKind::Fifo, _) => SimPolicy::Queue(Queue::new(cap as usize, QueueKind::Fifo)),
+            (PolicyKind::Clock, _) => SimPolicy::Queue(Queue::new(cap as usize, QueueKind::Clock)),
+            (kind, _) => match kind.build(cap) {
+                Some(cache) => SimPolicy::Other(cache),
+                None => SimPolicy::Other(Box::new(Belady::new(cap, requests.unwrap_or(&[])))),
+            },
+        };
+        LineCacheSim {
+            cfg,
+            policy,
+            layout: LineLayout::new(header, cfg.line),
+            dirty: Default::default(),
+            total: Traffic::default(),
+            per_buffer: vec![Traffic::default(); header.buffers.len()],
+            names: header.buffers.iter().map(|b| b.name.clone()).collect(),
+            roles: header.buffers.iter().map(|b| b.role).collect(),
+        }
+    }
+
+    #[inline]
+    pub fn event(&mut self, e: &Event) {
+        let (first, last) = self.layout.lines(e);
+        let write = e.op == Op::Write;
+        let line = self.cfg.line;
+        // Counted locally and added once per event: every line of an event
+        // belongs to the same buffer and has the same operation.
+        let run = EventLines { first, last, write, line, buffer: e.buffer };
+        let (hits, own_wb, total_wb) = match &mut self.policy {
+            SimPolicy::Queue(q) => run.through(q, &mut self.dirty, &self.layout, &mut self.per_buffer),
+            SimPolicy::Other(p) => run.through(&mut **p, &mut self.dirty, &self.layout, &mut self.per_buffer),
+        };
+        let misses = last - first + 1 - hits;
+        let b = &mut self.per_buffer[e.buffer as usize];
+        b.bytes_written_back += own_wb;
+        self.total.bytes_written_back += total_wb;
+        for t in [&mut self.total, b] {
+            if write {
+                t.write_hits += hits;
+                t.write_misses += misses;
+            } else {
+                t.read_hits += hits;
+                t.read_misses += misses;
+            }
+            t.bytes_in += misses * line;
+        }
+    }
+
+    pub fn finish(self) -> LineResult {
+        let t = self.total;
+        let hits = t.read_hits + t.write_hits;
+        let misses = t.read_misses + t.write_misses;
+        let requests = hits + misses;
+        let mut per_role: std::collections::BTreeMap<&'static str, Traffic> = Default::default();
+        let mut per_buffer = std::collections::BTreeMap::new();
+        for ((b, name), role) in self.per_buffer.iter().zip(&self.names).zip(&self.roles) {
+            if *b == Traffic::default() {
+                continue;
+            }
+            let r = per_role.entry(role.name()).or_default();
+            r.read_hits += b.read_hits;
+            r.read_misses += b.read_misses;
+            r.write_hits += b.write_hits;
+            r.write_misses += b.write_misses;
+            r.bytes_in += b.bytes_in;
+            r.bytes_written_back += b.bytes_written_back;
+            per_buffer.insert(name.clone(), *b);
+        }
+        let ratio = |a: u64| if requests == 0 { 0.0 } else { a as f64 / requests as f64 };
+        LineResult {
+            policy: self.cfg.policy.name(),
+            granularity: "line",
+            line: self.cfg.line,
+            assoc: Assoc::of(self.cfg.assoc, self.cfg.capacity_lines()),
+            size_bytes: self.cfg.size_bytes,
+            capacity_lines: self.cfg.capacity_lines(),
+            requests,
+            hits,
+            misses,
+            hit_rate: ratio(hits),
+            miss_ratio: ratio(misses),
+            traffic: t,
+            per_role,
+            per_buffer,
+        }
+    }
+}
+
+/// Collects the line-request stream of a trace (for `opt`, which needs the future).
+pub struct RequestCollector {
+    layout: LineLayout,
+    pub requests: Vec<u64>,
+}
+
+impl RequestCollector {
+    pub fn new(header: &Header, line: u64) -> RequestCollector {
+        RequestCollector { layout: LineLayout::new(header, line), requests: Vec::new() }
+    }
+
+    pub fn event(&mut self, e: &Event) {
+        let (a, b) = self.layout.lines(e);
+        self.requests.extend(a..=b);
+    }
+}
