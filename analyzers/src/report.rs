@@ -3,8 +3,9 @@
 //! by side (hyperfine's exporters, drcachesim's `print_results`).
 //!
 //! One JSON envelope for every subcommand (`docs/analyzers.md`): for one
-//! trace, one object whose first key is `trace`; for several, an array of
-//! those objects in the order the traces were given. `cache` keeps its
+//! trace, one object with the report's keys and a `trace` key (keys in
+//! alphabetical order); for several, an array of those objects in the
+//! order the traces were given. `cache` keeps its
 //! version-1 shape, `{"results": [...]}` with one such object per trace and
 //! configuration.
 

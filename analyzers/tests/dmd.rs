@@ -341,3 +341,149 @@ fn the_naive_model_itself_gives_the_reference_values() {
         }
     }
 }
+
+mod cli {
+    use assert_cmd::Command;
+    use serde_json::Value;
+
+    use super::common;
+
+    fn analyze(args: &[&str]) -> std::process::Output {
+        Command::cargo_bin("analyze").unwrap().current_dir(common::root()).args(args).output().unwrap()
+    }
+
+    fn import(csv: &std::path::Path, out: &std::path::Path) -> std::process::Output {
+        Command::cargo_bin("analyze").unwrap().arg("import").arg(csv).arg("-o").arg(out).output().unwrap()
+    }
+
+    /// The documented JSON, with exactly the documented keys, equals the
+    /// reference through the command line too.
+    #[test]
+    fn json_through_the_command_line_has_the_documented_keys_and_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let name = "tiled_matmul_n16";
+        let trace = dir.path().join("t.zst");
+        assert!(import(&common::reference().join(format!("dmd/{name}.events.csv")), &trace).status.success());
+        let summary = common::read_json(common::reference().join(format!("dmd/{name}.summary.json")));
+        for (bytes, clock) in [("1", "events"), ("4", "steps")] {
+            let out =
+                analyze(&["dmd", "--json", "--bytes-per-element", bytes, "--clock", clock, trace.to_str().unwrap()]);
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+            let mut keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+            keys.sort();
+            assert_eq!(
+                keys,
+                [
+                    "address_cost",
+                    "bytedmd_classic",
+                    "bytedmd_live",
+                    "bytes_per_element",
+                    "clock",
+                    "cold_loads",
+                    "loads",
+                    "per_buffer",
+                    "space_dmd",
+                    "stores",
+                    "trace"
+                ]
+            );
+            let want = &summary["events"][format!("bpe{bytes}")];
+            for k in ["loads", "stores", "cold_loads", "bytedmd_classic", "bytedmd_live"] {
+                assert_eq!(v[k], want[k], "{k} at b={bytes}");
+            }
+            let space = if clock == "steps" { "space_dmd_clock_steps" } else { "space_dmd" };
+            assert_eq!(v["space_dmd"], want[space]);
+            assert_eq!(v["clock"], clock);
+            assert_eq!(v["bytes_per_element"], bytes.parse::<u64>().unwrap());
+            for b in v["per_buffer"].as_object().unwrap().values() {
+                let mut keys: Vec<&str> = b.as_object().unwrap().keys().map(String::as_str).collect();
+                keys.sort();
+                assert_eq!(keys, ["address_cost", "bytedmd_classic", "bytedmd_live", "loads", "space_dmd"]);
+            }
+        }
+    }
+
+    #[test]
+    fn a_trace_without_reads_prints_zeros_and_every_golden_trace_replays() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("w.csv");
+        std::fs::write(&csv, "op,buffer,size\nW,out,3\n").unwrap();
+        let trace = dir.path().join("w.trace");
+        assert!(import(&csv, &trace).status.success());
+        let out = analyze(&["dmd", "--json", trace.to_str().unwrap()]);
+        assert!(out.status.success());
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(
+            (v["loads"].as_u64(), v["stores"].as_u64(), v["bytedmd_live"].as_u64()),
+            (Some(0), Some(3), Some(0))
+        );
+        assert_eq!(v["bytes_per_element"], Value::Null);
+        // Traces of record (and the Python writer), in both encodings: each
+        // read is priced, and classic is never below live (live's stack is a
+        // subset of classic's, in the same order).
+        for t in std::fs::read_dir(common::root().join("traces/golden")).unwrap() {
+            let t = t.unwrap().path();
+            let name = t.to_string_lossy().to_string();
+            if !(name.ends_with(".trace") || name.ends_with(".zst")) {
+                continue;
+            }
+            let out = analyze(&["dmd", "--json", &name]);
+            assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+            let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert!(v["loads"].as_u64().unwrap() > 0, "{name}");
+            assert!(v["bytedmd_classic"].as_u64() >= v["bytedmd_live"].as_u64(), "{name}");
+        }
+    }
+
+    #[test]
+    fn bad_input_gets_one_line_and_a_non_zero_exit() {
+        let dir = tempfile::tempdir().unwrap();
+        let trace = dir.path().join("back.trace");
+        let csv = dir.path().join("back.csv");
+        std::fs::write(&csv, "op,buffer,size,step\nW,a,1,5\nR,a,1,7\nR,a,1,6\n").unwrap();
+        assert!(import(&csv, &trace).status.success());
+        let t = trace.to_str().unwrap();
+        // A step that goes backwards: fine by the event clock, not by steps.
+        assert!(analyze(&["dmd", t]).status.success());
+        let out = analyze(&["dmd", "--clock", "steps", t]);
+        assert_eq!(out.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(t) && err.contains("event 2") && err.contains("step 6 comes after step 7"), "{err}");
+        assert!(out.stdout.is_empty());
+
+        let out = analyze(&["dmd", "--bytes-per-element", "0", t]);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("--bytes-per-element"));
+
+        // A role that contradicts an earlier one names the line.
+        std::fs::write(&csv, "op,buffer,size,role\nR,x,2,input\nR,x,2,\nW,x,1,parameter\n").unwrap();
+        let out = import(&csv, &dir.path().join("r.trace"));
+        assert_eq!(out.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("line 4") && err.contains("parameter") && err.contains("input since line 2"), "{err}");
+        std::fs::write(&csv, "op,buffer,size,role\nR,x,2,weights\n").unwrap();
+        let out = import(&csv, &dir.path().join("r.trace"));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("line 2: role \"weights\""));
+    }
+
+    /// The first non-empty role sets the buffer's role; without one, the name decides.
+    #[test]
+    fn roles_come_from_the_role_column_or_the_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("r.csv");
+        std::fs::write(&csv, "op,buffer,size,role\nR,A,4,\nR,A,4,input\nW,W1,2,\nW,acc,1,other\n").unwrap();
+        let trace = dir.path().join("r.trace");
+        assert!(import(&csv, &trace).status.success());
+        let out = analyze(&["info", "--json", trace.to_str().unwrap()]);
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let roles: Vec<(&str, &str)> = v["buffers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| (b["name"].as_str().unwrap(), b["role"].as_str().unwrap()))
+            .collect();
+        assert_eq!(roles, [("A", "input"), ("W1", "parameter"), ("acc", "other")]);
+    }
+}

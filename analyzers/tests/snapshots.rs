@@ -42,6 +42,16 @@ fn ard_side_by_side() {
 }
 
 #[test]
+fn dmd_of_one_trace() {
+    insta::assert_snapshot!(analyze(&format!("dmd {A}")));
+}
+
+#[test]
+fn dmd_side_by_side() {
+    insta::assert_snapshot!(analyze(&format!("dmd --bytes-per-element 1 {A} {T}")));
+}
+
+#[test]
 fn hist() {
     insta::assert_snapshot!(analyze(&format!("hist {T}")));
 }
