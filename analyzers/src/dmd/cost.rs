@@ -30,6 +30,14 @@ pub fn ceil_sqrt_prefix(n: u128) -> u128 {
     if n == 0 {
         return 0;
     }
+    if n < 1 << 40 {
+        // Every product below fits in 64 bits (k < 2^20): no 128-bit division.
+        let n = n as u64;
+        let m = isqrt(n - 1) + 1;
+        let k = m - 1;
+        let full = if k == 0 { 0 } else { k * (k + 1) * (4 * k - 1) / 6 };
+        return (full + m * (n - k * k)) as u128;
+    }
     let m = isqrt128(n - 1) + 1;
     let k = m - 1;
     // sum_{i=1..k} i (2i - 1) = 2 k(k+1)(2k+1)/6 - k(k+1)/2 = k(k+1)(4k-1)/6
@@ -115,9 +123,15 @@ mod tests {
                 let by_byte: u64 = ((d - 1) * b as u64 + 1..=d * b as u64).map(ceil_sqrt_by_search).sum();
                 assert_eq!(p.depth(d), by_byte as u128, "b {b} depth {d}");
             }
-            for first in [1u64, 2, 7, 100] {
+            for first in [1u64, 2, 7, 100, (1 << 38) - 3] {
                 let n = 37;
                 let each: u128 = (first..first + n).map(|d| p.depth(d)).sum();
+                // Across the 2^40 switch to 128-bit arithmetic, by the definition.
+                let big = (1u128 << 40) / b as u128;
+                let slow = |d: u128| (1..=b as u128).map(|j| isqrt128((d - 1) * b as u128 + j - 1) + 1).sum::<u128>();
+                for d in [big - 1, big, big + 1] {
+                    assert_eq!(p.depth(d as u64), slow(d), "b {b} depth {d}");
+                }
                 assert_eq!(p.depths(first, n), each, "b {b} from {first}");
             }
         }
