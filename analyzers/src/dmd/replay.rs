@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 
 use memtrace::{Event, Op};
 
-use super::rank::{Rank, RankSet};
+use super::rank::{Rank, RankRun, RankSet};
 use super::spool::{Sorted, ValueRecord};
 use super::stack::DepthStack;
 use super::{log2_bucket, total, BufferDmd, Clock, Costs, DmdConfig, DmdReport, Elements, Profile, PROFILE_POINTS};
@@ -20,11 +20,9 @@ struct Held {
     rank: Rank,
     /// Reads of the value still to come.
     remaining: u64,
-    /// Whether the element has held a value (a read before is cold).
-    born: bool,
 }
 
-const EMPTY: Held = Held { rank: Rank { reads: 0, span: 1, birth: 0, id: u64::MAX }, remaining: 0, born: false };
+const EMPTY: Held = Held { rank: Rank { reads: 0, span: 1, birth: 0, id: u64::MAX }, remaining: 0 };
 
 /// The second replay of a trace, made by [`super::Scan::finish`].
 pub struct Replay {
@@ -38,14 +36,18 @@ pub struct Replay {
     live: DepthStack,
     ranks: RankSet,
     /// Live ranked values by the time of their last read.
-    ending: BinaryHeap<Reverse<(u64, Rank)>>,
-    /// Values born in the current time, in order, not yet met in the trace.
+    ending: BinaryHeap<Reverse<Ending>>,
+    /// Values made live, in order, not yet met in the trace.
     pending: VecDeque<ValueRecord>,
+    /// What remains of the spool record being made live.
+    front: Option<ValueRecord>,
     next_value: u64,
     ticks: u64,
     /// The time of the accesses being replayed ([`Clock::Steps`]).
     group: Option<u64>,
     live_depths: Vec<u64>,
+    /// The slots of the event being replayed (kept to reuse its memory).
+    slots: Vec<u32>,
     reads: u64,
     live_so_far: u128,
     points: Vec<(u64, u64)>,
@@ -75,10 +77,12 @@ impl Replay {
             ranks: RankSet::new(),
             ending: BinaryHeap::new(),
             pending: VecDeque::new(),
+            front: None,
             next_value: 0,
             ticks: 0,
             group: None,
             live_depths: vec![0; 64],
+            slots: Vec::new(),
             reads: 0,
             live_so_far: 0,
             points: Vec::new(),
@@ -100,67 +104,116 @@ impl Replay {
             self.begin(e.step as u64);
             self.group = Some(e.step as u64);
         }
+        let mut slots = std::mem::take(&mut self.slots);
+        slots.clear();
         for offset in e.offset..e.end() {
-            let Some(slot) = self.elements.known_slot(b, offset) else {
-                self.error = Some(changed());
-                return;
-            };
-            if self.config.clock == Clock::Events {
-                self.begin(self.ticks);
-            }
-            match e.op {
-                Op::Write => {
-                    self.birth(slot);
-                    if self.held[slot as usize].remaining > 0 {
-                        self.live.to_top(slot);
-                    }
+            match self.elements.known_slot(b, offset) {
+                Some(s) => slots.push(s),
+                None => {
+                    self.error = Some(changed());
+                    return;
                 }
-                Op::Read => self.read(b, offset, slot),
             }
-            if self.config.clock == Clock::Events {
-                self.end(self.ticks);
+        }
+        match e.op {
+            Op::Write => {
+                let batch_end = self.next_value + slots.len() as u64;
+                for &slot in &slots {
+                    self.birth(slot, batch_end);
+                }
+                // A value that will be read enters the live stack; its element is
+                // not on it (the old value left at its last read, or never entered).
+                let held = &self.held;
+                let entering: Vec<u32> = slots.iter().copied().filter(|&s| held[s as usize].remaining > 0).collect();
+                self.live.push_all(entering.into_iter());
             }
-            self.ticks += 1;
+            Op::Read => self.read(b, e.offset, &slots),
+        }
+        self.ticks += slots.len() as u64;
+        self.slots = slots;
+    }
+
+    /// Reads of `slots`, elements `offset..` of buffer `b`, run by run.
+    fn read(&mut self, b: usize, offset: u64, slots: &[u32]) {
+        let pricing = self.elements.pricing[b];
+        let is_argument = self.elements.argument_base[b].is_some();
+        let mut kept = Vec::new();
+        let mut i = 0;
+        while i < slots.len() {
+            let (m, t0) = self.live.run(&slots[i..]);
+            let run = &slots[i..i + m];
+            // Warm: every element at the first's depth, less those that left before it.
+            let deepest = t0.map(|t| self.live.depth_at(t));
+            let (mut left, mut same_from, mut live_cost) = (0u64, 0usize, 0u128);
+            // A cold run's elements are all born here, in order.
+            let batch_end = self.next_value + m as u64;
+            kept.clear();
+            for (k, &slot) in run.iter().enumerate() {
+                let cold_depth = if deepest.is_none() {
+                    self.birth(slot, batch_end);
+                    Some(self.elements.cold_depth(b, offset + (i + k) as u64))
+                } else {
+                    None
+                };
+                let h = self.held[slot as usize];
+                if h.remaining == 0 {
+                    self.error = Some(changed());
+                    return;
+                }
+                let space = match cold_depth {
+                    Some(d) if is_argument => d,
+                    _ => self.ranks.position(&h.rank),
+                };
+                self.costs[b].space += pricing.depth(space);
+                if let Some(d) = cold_depth {
+                    live_cost += pricing.depth(d);
+                    self.record_live_depth(d, 1);
+                }
+                self.held[slot as usize].remaining -= 1;
+                if h.remaining > 1 {
+                    kept.push(slot);
+                    continue;
+                }
+                // The last read of the value: it leaves both placements.
+                if self.config.clock == Clock::Events {
+                    self.ranks.remove(&h.rank);
+                }
+                if let Some(d) = deepest {
+                    let n = (k + 1 - same_from) as u64;
+                    live_cost += pricing.depth(d - left) * n as u128;
+                    self.record_live_depth(d - left, n);
+                    left += 1;
+                    same_from = k + 1;
+                }
+            }
+            if let Some(d) = deepest {
+                let n = (m - same_from) as u64;
+                if n > 0 {
+                    live_cost += pricing.depth(d - left) * n as u128;
+                    self.record_live_depth(d - left, n);
+                }
+            }
+            self.costs[b].live += live_cost;
+            self.add_live(live_cost, m as u64);
+            self.live.take_run(run, t0);
+            self.live.push_all(kept.iter().copied());
+            i += m;
         }
     }
 
     #[inline]
-    fn read(&mut self, b: usize, offset: u64, slot: u32) {
-        let pricing = self.elements.pricing[b];
-        let (live_depth, space_depth) = if !self.held[slot as usize].born {
-            self.birth(slot);
-            let d = self.elements.cold_depth(b, offset);
-            let space = if self.elements.argument_base[b].is_some() {
-                d
-            } else {
-                self.ranks.position(&self.held[slot as usize].rank)
-            };
-            (d, space)
-        } else {
-            let Some(d) = self.live.depth(slot) else {
-                self.error = Some(changed());
-                return;
-            };
-            (d, self.ranks.position(&self.held[slot as usize].rank))
-        };
-        let h = &mut self.held[slot as usize];
-        if h.remaining == 0 {
-            self.error = Some(changed());
-            return;
-        }
-        h.remaining -= 1;
-        if h.remaining == 0 {
-            self.live.remove(slot);
-        } else {
-            self.live.to_top(slot);
-        }
-        let live = pricing.depth(live_depth);
-        self.costs[b].live += live;
-        self.costs[b].space += pricing.depth(space_depth);
-        self.live_depths[log2_bucket(live_depth)] += 1;
-        self.live_so_far += live;
-        self.reads += 1;
-        if self.reads % self.stride == 0 {
+    fn record_live_depth(&mut self, depth: u64, n: u64) {
+        self.live_depths[log2_bucket(depth)] += n;
+    }
+
+    /// `reads` more element reads that cost `cost` in the live stack, for the profile.
+    #[inline]
+    fn add_live(&mut self, cost: u128, reads: u64) {
+        let before = self.reads;
+        self.live_so_far += cost;
+        self.reads += reads;
+        // A point each time the count of reads passes a multiple of the stride.
+        if self.reads / self.stride > before / self.stride {
             self.points.push((self.reads, self.live_so_far.min(u64::MAX as u128) as u64));
             if self.points.len() == 2 * PROFILE_POINTS {
                 self.points = self.points.iter().skip(1).step_by(2).copied().collect();
@@ -169,55 +222,88 @@ impl Replay {
         }
     }
 
-    /// A new value in `slot`: the next in order of birth.
+    /// A new value in `slot`: the next in order of birth. Under the event
+    /// clock it becomes live now, with the rest of its record that is born
+    /// in the same batch (ids below `batch_end`), which ranks after it and
+    /// so changes no price before its own birth. Under steps,
+    /// [`Replay::begin`] made it live.
     #[inline]
-    fn birth(&mut self, slot: u32) {
+    fn birth(&mut self, slot: u32, batch_end: u64) {
         let id = self.next_value;
         self.next_value += 1;
-        let held = match self.pending.front() {
-            Some(r) if r.id == id => {
-                let r = *r;
-                self.pending.pop_front();
-                Held {
-                    rank: Rank { reads: r.reads, span: r.last - r.birth + 1, birth: r.birth, id },
-                    remaining: r.reads,
-                    born: true,
+        if self.config.clock == Clock::Events && self.pending.front().map_or(true, |r| r.id != id) {
+            if let Some(f) = self.spool_front() {
+                if f.id == id {
+                    self.make_live(f.count.min(batch_end - id));
                 }
             }
-            _ => Held { born: true, ..EMPTY },
+        }
+        let held = match self.pending.front_mut() {
+            Some(r) if r.id == id => {
+                let held = Held { rank: run_of(r).rank(0), remaining: r.reads };
+                if !r.advance() {
+                    self.pending.pop_front();
+                }
+                held
+            }
+            _ => EMPTY,
         };
         self.held[slot as usize] = held;
     }
 
-    /// Time `t` begins: the values born then become live (the ranked ones:
-    /// a value never read ranks below every read value, so it changes no price).
+    /// The next record of the spool not yet live.
     #[inline]
+    fn spool_front(&mut self) -> Option<ValueRecord> {
+        if self.front.is_none() {
+            match self.values.next_record() {
+                Ok(r) => self.front = r,
+                Err(e) => self.error = Some(Error::Spool(e)),
+            }
+        }
+        self.front
+    }
+
+    /// The first `n` values of the spool's next record become live.
+    #[inline]
+    fn make_live(&mut self, n: u64) {
+        let Some(mut f) = self.front else { return };
+        let mut part = f;
+        part.count = n;
+        self.ranks.insert(run_of(&part));
+        if self.config.clock == Clock::Steps {
+            self.ending.push(Reverse(Ending(part.last, run_of(&part))));
+        }
+        self.pending.push_back(part);
+        for _ in 0..n {
+            if !f.advance() {
+                self.front = None;
+                return;
+            }
+        }
+        self.front = Some(f);
+    }
+
+    /// Time `t` begins ([`Clock::Steps`]): the values born then become live
+    /// (the ranked ones: a value never read ranks below every read value, so
+    /// it changes no price).
     fn begin(&mut self, t: u64) {
-        while self.values.peek().is_some_and(|r| r.birth == t) {
-            let r = match self.values.next_record() {
-                Ok(Some(r)) => r,
-                Ok(None) => break,
-                Err(e) => {
-                    self.error = Some(Error::Spool(e));
-                    return;
-                }
-            };
-            let rank = Rank { reads: r.reads, span: r.last - r.birth + 1, birth: r.birth, id: r.id };
-            self.ranks.insert(rank);
-            self.ending.push(Reverse((r.last, rank)));
-            self.pending.push_back(r);
+        while let Some(f) = self.spool_front() {
+            if f.birth != t {
+                break;
+            }
+            self.make_live(if f.stride == 0 { f.count } else { 1 });
         }
     }
 
-    /// Time `t` ends: values read for the last time then stop being live.
-    #[inline]
+    /// Time `t` ends ([`Clock::Steps`]): values read for the last time then
+    /// stop being live (a record born in one step was read in the same steps).
     fn end(&mut self, t: u64) {
-        while let Some(Reverse((last, rank))) = self.ending.peek().copied() {
+        while let Some(Reverse(Ending(last, run))) = self.ending.peek().copied() {
             if last > t {
                 break;
             }
             self.ending.pop();
-            self.ranks.remove(&rank);
+            self.ranks.remove_run(&run);
         }
     }
 
@@ -229,7 +315,7 @@ impl Replay {
         if let Some(e) = self.error.take() {
             return Err(e);
         }
-        if !self.pending.is_empty() || self.values.peek().is_some() {
+        if !self.pending.is_empty() || self.front.is_some() || self.values.peek().is_some() {
             return Err(changed());
         }
         if self.points.last().map(|p| p.0) != Some(self.reads) && self.reads > 0 {
@@ -281,6 +367,28 @@ impl Replay {
                 classic_depths: trim(self.classic_depths),
             },
         })
+    }
+}
+
+/// The ranks of a record's values.
+#[inline]
+fn run_of(r: &ValueRecord) -> RankRun {
+    RankRun { reads: r.reads, span: r.last - r.birth + 1, birth: r.birth, stride: r.stride, id: r.id, count: r.count }
+}
+
+/// Values that stop being live after time `.0` ([`Clock::Steps`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Ending(u64, RankRun);
+
+impl Ord for Ending {
+    fn cmp(&self, o: &Ending) -> std::cmp::Ordering {
+        (self.0, self.1.id).cmp(&(o.0, o.1.id))
+    }
+}
+
+impl PartialOrd for Ending {
+    fn partial_cmp(&self, o: &Ending) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
     }
 }
 

@@ -27,10 +27,14 @@ pub struct Scan {
     elements: Elements,
     current: Vec<Current>,
     classic: DepthStack,
+    /// The slots of the event being replayed (kept to reuse its memory).
+    slots: Vec<u32>,
     costs: Vec<Costs>,
     cold_loads: u64,
     classic_depths: Vec<u64>,
     spool: Spool,
+    /// Values retired in a row, not yet in the spool.
+    open: Option<ValueRecord>,
     next_value: u64,
     /// Element accesses so far: the clock of [`Clock::Events`].
     ticks: u64,
@@ -52,10 +56,12 @@ impl Scan {
             elements: Elements::new(header, &config),
             current: Vec::new(),
             classic: DepthStack::new(),
+            slots: Vec::new(),
             costs: vec![Costs::default(); header.buffers.len()],
             cold_loads: 0,
             classic_depths: vec![0; 64],
             spool,
+            open: None,
             next_value: 0,
             ticks: 0,
             events: 0,
@@ -83,58 +89,91 @@ impl Scan {
         self.events += 1;
         let b = e.buffer as usize;
         let pricing = self.elements.pricing[b];
-        if e.op == Op::Read {
-            self.costs[b].address += pricing.depths(e.offset + 1, e.len as u64);
-        }
-        for offset in e.offset..e.end() {
-            let now = match self.config.clock {
-                Clock::Events => self.ticks,
-                Clock::Steps => e.step as u64,
-            };
-            self.ticks += 1;
-            let slot = self.elements.slot(b, offset);
-            if slot as usize >= self.current.len() {
-                let want = (slot as usize + 1).max(self.current.len() * 2);
+        let mut slots = std::mem::take(&mut self.slots);
+        slots.clear();
+        slots.extend((e.offset..e.end()).map(|offset| self.elements.slot(b, offset)));
+        if let Some(&top) = slots.iter().max() {
+            if top as usize >= self.current.len() {
+                let want = (top as usize + 1).max(self.current.len() * 2);
                 self.current.resize(want, Current { id: NO_VALUE, birth: 0, last: 0, reads: 0 });
             }
-            let cur = self.current[slot as usize];
-            match e.op {
-                Op::Write => {
-                    self.costs[b].stores += 1;
-                    if cur.id != NO_VALUE {
-                        self.retire(cur);
+        }
+        let (read, start, clock, step) = (e.op == Op::Read, self.ticks, self.config.clock, e.step as u64);
+        let time = move |k: usize| match clock {
+            Clock::Events => start + k as u64,
+            Clock::Steps => step,
+        };
+        if read {
+            self.costs[b].address += pricing.depths(e.offset + 1, e.len as u64);
+            self.costs[b].loads += slots.len() as u64;
+        } else {
+            self.costs[b].stores += slots.len() as u64;
+        }
+        let mut i = 0;
+        while i < slots.len() {
+            // A run: elements off the stack, or on it in the order they were last touched.
+            let (m, t0) = self.classic.run(&slots[i..]);
+            if read {
+                match t0 {
+                    None => {
+                        // Cold reads: arguments at their positions, the rest made on the spot at depth 1.
+                        let first = self.elements.cold_depth(b, e.offset + i as u64);
+                        self.cold_loads += m as u64;
+                        if self.elements.argument_base[b].is_some() {
+                            self.costs[b].classic += pricing.depths(first, m as u64);
+                            for k in 0..m as u64 {
+                                self.classic_depths[log2_bucket(first + k)] += 1;
+                            }
+                        } else {
+                            self.costs[b].classic += pricing.depth(1) * m as u128;
+                            self.classic_depths[0] += m as u64;
+                        }
                     }
-                    self.current[slot as usize] = Current { id: self.next_value, birth: now, last: now, reads: 0 };
-                    self.next_value += 1;
-                }
-                Op::Read => {
-                    self.costs[b].loads += 1;
-                    let depth = if cur.id == NO_VALUE {
-                        self.cold_loads += 1;
-                        self.current[slot as usize] = Current { id: self.next_value, birth: now, last: now, reads: 1 };
-                        self.next_value += 1;
-                        self.elements.cold_depth(b, offset)
-                    } else {
-                        let c = &mut self.current[slot as usize];
-                        c.reads += 1;
-                        c.last = now;
-                        // Every element with a value is on the classic stack.
-                        self.classic.depth(slot).unwrap_or(1)
-                    };
-                    self.classic_depths[log2_bucket(depth)] += 1;
-                    self.costs[b].classic += pricing.depth(depth);
+                    Some(t0) => {
+                        // Every element of the run is read at the depth of its first.
+                        let depth = self.classic.depth_at(t0);
+                        self.costs[b].classic += pricing.depth(depth) * m as u128;
+                        self.classic_depths[log2_bucket(depth)] += m as u64;
+                    }
                 }
             }
-            self.classic.to_top(slot);
+            for (k, &slot) in slots[i..i + m].iter().enumerate() {
+                let now = time(i + k);
+                let cur = &mut self.current[slot as usize];
+                if read && cur.id != NO_VALUE {
+                    cur.reads += 1;
+                    cur.last = now;
+                    continue;
+                }
+                let old = *cur;
+                *cur = Current { id: self.next_value, birth: now, last: now, reads: read as u64 };
+                self.next_value += 1;
+                if old.id != NO_VALUE {
+                    self.retire(old);
+                }
+            }
+            self.classic.take_run(&slots[i..i + m], t0);
+            self.classic.push_all(slots[i..i + m].iter().copied());
+            i += m;
         }
+        self.ticks += slots.len() as u64;
+        self.slots = slots;
     }
 
     /// A value's future is known: its element is written again, or the trace ends.
     #[inline]
     fn retire(&mut self, v: Current) {
-        if v.reads > 0 {
-            let r = ValueRecord { id: v.id, birth: v.birth, last: v.last, reads: v.reads };
-            if let Err(e) = self.spool.push(r) {
+        if v.reads == 0 {
+            return;
+        }
+        let r = ValueRecord::one(v.id, v.birth, v.last, v.reads);
+        if let Some(open) = &mut self.open {
+            if open.extend(&r) {
+                return;
+            }
+        }
+        if let Some(done) = self.open.replace(r) {
+            if let Err(e) = self.spool.push(done) {
                 self.error.get_or_insert(Error::Spool(e));
             }
         }
@@ -150,6 +189,9 @@ impl Scan {
             if v.id != NO_VALUE {
                 self.retire(v);
             }
+        }
+        if let Some(done) = self.open.take() {
+            self.spool.push(done).map_err(Error::Spool)?;
         }
         if let Some(e) = self.error.take() {
             return Err(e);

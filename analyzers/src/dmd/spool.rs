@@ -1,40 +1,78 @@
 //! `Spool`: what the first pass learns about each value (its last read and
 //! read count), handed to the second pass in order of birth.
 //!
-//! The first pass learns a value's last read only when its element is
-//! written again or the trace ends, so values finish out of order. They
-//! are gathered in memory up to [`RUN`] records, sorted by value number and
-//! spilled to an anonymous temporary file when there are more; the second
-//! pass merges the sorted runs. Memory stays bounded whatever the length of
-//! the trace; disk takes 32 bytes per value that is read.
+//! Records are runs of values ([`ValueRecord`]): a range written at once
+//! and read together retires as one record. The first pass learns a
+//! value's last read only when its element is written again or the trace
+//! ends, so records finish out of order. They are gathered in memory up to
+//! [`RUN`] records, sorted by value number and spilled to an anonymous
+//! temporary file when there are more; the second pass merges the sorted
+//! spills. Memory stays bounded whatever the length of the trace; disk
+//! takes 48 bytes per record.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 
-/// Records sorted in memory before a run is spilled (32 MiB).
+/// Records sorted in memory before a run is spilled (48 MiB).
 pub const RUN: usize = 1 << 20;
 
-/// One value that is read at least once.
+/// Values `id .. id + count` (each read at least once), value `j` born at
+/// `birth + stride j` and last read at `last + stride j`, each read `reads` times.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ValueRecord {
-    /// Number of the value, in order of birth (its first event).
+    /// Number of the first value, in order of birth (its first event).
     pub id: u64,
-    /// Clock time of its birth.
+    /// Clock time of the first value's birth.
     pub birth: u64,
-    /// Clock time of its last read.
+    /// Clock time of the first value's last read.
     pub last: u64,
-    /// Its reads.
+    /// Reads of each value.
     pub reads: u64,
+    /// Values in the record (at least 1).
+    pub count: u64,
+    /// How far births and last reads advance from one value to the next (0 or 1).
+    pub stride: u64,
 }
 
-const RECORD: usize = 32;
+const RECORD: usize = 48;
 
 impl ValueRecord {
+    /// One value.
+    pub fn one(id: u64, birth: u64, last: u64, reads: u64) -> ValueRecord {
+        ValueRecord { id, birth, last, reads, count: 1, stride: 0 }
+    }
+
+    /// Adds `v` (one value) at the end if it continues the record.
+    #[inline]
+    pub fn extend(&mut self, v: &ValueRecord) -> bool {
+        let stride = if self.count == 1 { v.birth.wrapping_sub(self.birth) } else { self.stride };
+        let fits = v.id == self.id + self.count
+            && v.reads == self.reads
+            && stride <= 1
+            && v.birth == self.birth + stride * self.count
+            && v.last == self.last + stride * self.count;
+        if fits {
+            self.stride = stride;
+            self.count += 1;
+        }
+        fits
+    }
+
+    /// Takes the first value off the record; false when it was the last.
+    #[inline]
+    pub fn advance(&mut self) -> bool {
+        self.id += 1;
+        self.birth += self.stride;
+        self.last += self.stride;
+        self.count -= 1;
+        self.count > 0
+    }
+
     fn encode(&self) -> [u8; RECORD] {
         let mut b = [0u8; RECORD];
-        for (i, v) in [self.id, self.birth, self.last, self.reads].iter().enumerate() {
+        for (i, v) in [self.id, self.birth, self.last, self.reads, self.count, self.stride].iter().enumerate() {
             b[i * 8..i * 8 + 8].copy_from_slice(&v.to_le_bytes());
         }
         b
@@ -46,7 +84,7 @@ impl ValueRecord {
             a.copy_from_slice(&b[i * 8..i * 8 + 8]);
             u64::from_le_bytes(a)
         };
-        ValueRecord { id: w(0), birth: w(1), last: w(2), reads: w(3) }
+        ValueRecord { id: w(0), birth: w(1), last: w(2), reads: w(3), count: w(4), stride: w(5) }
     }
 }
 
@@ -181,15 +219,30 @@ mod tests {
             let mut spool = Spool::with_run(run);
             let ids: Vec<u64> = (0..200u64).map(|i| (i * 37) % 200).collect();
             for &id in &ids {
-                spool.push(ValueRecord { id, birth: id * 2, last: id * 3, reads: id + 1 }).unwrap();
+                spool.push(ValueRecord::one(id, id * 2, id * 3, id + 1)).unwrap();
             }
             let mut sorted = spool.into_sorted().unwrap();
             for want in 0..200u64 {
                 assert_eq!(sorted.peek().map(|r| r.id), Some(want));
                 let r = sorted.next_record().unwrap().unwrap();
-                assert_eq!(r, ValueRecord { id: want, birth: want * 2, last: want * 3, reads: want + 1 });
+                assert_eq!(r, ValueRecord::one(want, want * 2, want * 3, want + 1));
             }
             assert!(sorted.next_record().unwrap().is_none());
         }
+    }
+
+    #[test]
+    fn records_extend_only_with_the_next_value_in_step() {
+        let mut r = ValueRecord::one(10, 5, 9, 2);
+        assert!(r.extend(&ValueRecord::one(11, 6, 10, 2)));
+        assert!(r.extend(&ValueRecord::one(12, 7, 11, 2)));
+        assert!(!r.extend(&ValueRecord::one(13, 8, 13, 2)), "last read out of step");
+        assert!(!r.extend(&ValueRecord::one(13, 8, 12, 3)), "other read count");
+        assert!(!r.extend(&ValueRecord::one(14, 8, 12, 2)), "a gap in value numbers");
+        let mut same = ValueRecord::one(0, 4, 4, 1);
+        assert!(same.extend(&ValueRecord::one(1, 4, 4, 1)), "stride 0: one step");
+        assert!(!same.extend(&ValueRecord::one(2, 5, 5, 1)));
+        assert_eq!((r.count, r.stride, same.count, same.stride), (3, 1, 2, 0));
+        assert!(r.advance() && r.advance() && !r.advance());
     }
 }

@@ -1,32 +1,40 @@
 //! `DepthStack`: an LRU stack of element slots that answers "how deep is
-//! this slot" in O(log n), and lets slots leave (liveness).
+//! this slot" in O(log n), lets slots leave (liveness), and moves runs of
+//! slots that were last touched together as one block.
 //!
-//! Each slot on the stack holds the time it was last moved to the top; a
-//! Fenwick tree counts the occupied times, so a slot's depth is the number
-//! of occupied times at or after its own. Times run out at `capacity`;
-//! then they are renumbered 0..len in order (a linear sweep of `owner`), so
-//! memory follows the slots on the stack, never the length of the trace.
+//! Each slot on the stack holds the time it was last moved to the top.
+//! Occupied times are bits of a bitset, with a Fenwick tree over the
+//! bitset's 64-bit words, so a slot's depth is the number of occupied times
+//! at or after its own, and clearing or filling a block of `m` times costs
+//! `m / 64` word updates. Times run out at `capacity`; then they are
+//! renumbered `0..len` in order, so memory follows the slots on the stack,
+//! never the length of the trace.
+//!
+//! **Runs.** When an access reads slots whose times are consecutive
+//! (`t, t+1, ...`: they were last touched by one access, in the same
+//! order), reading them one by one and lifting each to the top leaves
+//! every one of them at the depth the first had: each lift puts an element
+//! above the rest of the run exactly as the run's next element loses one.
+//! A run costs one depth query and one block move.
 
 const NONE: u32 = u32::MAX;
 
-/// Counts over positions `0..n`, prefix sums in O(log n).
+/// Counts of 64-bit words, prefix sums in O(log n).
 struct Fenwick {
     tree: Vec<u32>,
 }
 
 impl Fenwick {
-    fn new(n: usize) -> Fenwick {
-        Fenwick { tree: vec![0; n + 1] }
-    }
-
-    /// A tree over `0..n` with a one at each of `0..marked`, built in O(n).
-    fn from_marks(n: usize, marked: usize) -> Fenwick {
+    /// A tree over `counts`, built in O(n).
+    fn from_counts(counts: impl Iterator<Item = u32>, n: usize) -> Fenwick {
         let mut tree = vec![0u32; n + 1];
-        tree[1..=marked].fill(1);
+        for (i, c) in counts.enumerate().take(n) {
+            tree[i + 1] = c;
+        }
         for i in 1..=n {
             let parent = i + (i & i.wrapping_neg());
             if parent <= n {
-                tree[parent] += tree[i];
+                tree[parent] = tree[parent].wrapping_add(tree[i]);
             }
         }
         Fenwick { tree }
@@ -41,7 +49,7 @@ impl Fenwick {
         }
     }
 
-    /// Number of marks at positions `[0, i)`.
+    /// Sum of words `[0, i)`.
     #[inline]
     fn prefix(&self, mut i: usize) -> u32 {
         let mut s = 0u32;
@@ -55,8 +63,11 @@ impl Fenwick {
 
 /// An LRU stack over slots `0..` (dense element numbers).
 pub struct DepthStack {
+    /// Bit `t` set: time `t` is held by a slot.
+    bits: Vec<u64>,
+    /// Popcounts of `bits`.
     tree: Fenwick,
-    /// Time -> slot occupying it, or `NONE`.
+    /// Time -> slot occupying it (meaningful where the bit is set).
     owner: Vec<u32>,
     /// Slot -> its time, or `NONE` when it is not on the stack.
     time: Vec<u32>,
@@ -74,7 +85,14 @@ impl DepthStack {
     /// An empty stack.
     pub fn new() -> DepthStack {
         let capacity = 1024;
-        DepthStack { tree: Fenwick::new(capacity), owner: vec![NONE; capacity], time: Vec::new(), now: 0, len: 0 }
+        DepthStack {
+            bits: vec![0; capacity / 64],
+            tree: Fenwick::from_counts(std::iter::empty(), capacity / 64),
+            owner: vec![NONE; capacity],
+            time: Vec::new(),
+            now: 0,
+            len: 0,
+        }
     }
 
     /// Slots on the stack.
@@ -87,74 +105,174 @@ impl DepthStack {
         self.len == 0
     }
 
+    /// The time of `slot`, if it is on the stack.
+    #[inline]
+    pub fn time_of(&self, slot: u32) -> Option<u32> {
+        self.time.get(slot as usize).copied().filter(|&t| t != NONE)
+    }
+
+    /// Occupied times before `t`.
+    #[inline]
+    fn before(&self, t: usize) -> usize {
+        let w = t / 64;
+        let partial = self.bits[w] & ((1u64 << (t % 64)) - 1);
+        self.tree.prefix(w) as usize + partial.count_ones() as usize
+    }
+
+    /// The depth of the slot at time `t` (1 = top).
+    #[inline]
+    pub fn depth_at(&self, t: u32) -> u64 {
+        (self.len - self.before(t as usize)) as u64
+    }
+
     /// The depth of `slot` (1 = top), or `None` when it is not on the stack.
     #[inline]
     pub fn depth(&self, slot: u32) -> Option<u64> {
-        let t = *self.time.get(slot as usize)?;
-        if t == NONE {
-            return None;
+        self.time_of(slot).map(|t| self.depth_at(t))
+    }
+
+    /// How far the run starting at `slots[0]` goes: the number of leading
+    /// slots that are all off the stack, or on it at consecutive times.
+    /// Returns that length and the first slot's time.
+    #[inline]
+    pub fn run(&self, slots: &[u32]) -> (usize, Option<u32>) {
+        let Some(&first) = slots.first() else { return (0, None) };
+        match self.time_of(first) {
+            None => (1 + slots[1..].iter().take_while(|&&s| self.time_of(s).is_none()).count(), None),
+            Some(t0) => {
+                let mut n = 1;
+                while n < slots.len() && self.time.get(slots[n] as usize) == Some(&(t0 + n as u32)) {
+                    n += 1;
+                }
+                (n, Some(t0))
+            }
         }
-        Some((self.len as u32 - self.tree.prefix(t as usize)) as u64)
+    }
+
+    /// Takes the run `slots`, on the stack at consecutive times from `t0`
+    /// (or off it when `t0` is `None`), off the stack.
+    #[inline]
+    pub fn take_run(&mut self, slots: &[u32], t0: Option<u32>) {
+        let Some(t0) = t0 else { return };
+        let (start, end) = (t0 as usize, t0 as usize + slots.len());
+        self.clear_bits(start, end);
+        for &s in slots {
+            self.time[s as usize] = NONE;
+        }
+        self.len -= slots.len();
+    }
+
+    /// Pushes `slots` (none of them on the stack) on top, in order: the
+    /// last ends on top.
+    #[inline]
+    pub fn push_all(&mut self, slots: impl ExactSizeIterator<Item = u32>) {
+        let m = slots.len();
+        if m == 0 {
+            return;
+        }
+        if self.now + m > self.owner.len() {
+            self.compact(m);
+        }
+        let start = self.now;
+        for (i, s) in slots.enumerate() {
+            let s = s as usize;
+            if s >= self.time.len() {
+                self.time.resize((s + 1).max(self.time.len() * 2), NONE);
+            }
+            self.time[s] = (start + i) as u32;
+            self.owner[start + i] = s as u32;
+        }
+        self.now += m;
+        self.len += m;
+        self.set_bits(start, start + m);
     }
 
     /// Moves `slot` to the top, pushing it if it is not on the stack.
     #[inline]
     pub fn to_top(&mut self, slot: u32) {
-        if self.now == self.owner.len() {
-            self.compact();
-        }
-        let s = slot as usize;
-        if s >= self.time.len() {
-            self.time.resize((s + 1).max(self.time.len() * 2), NONE);
-        }
-        let old = self.time[s];
-        if old != NONE {
-            self.tree.add(old as usize, -1);
-            self.owner[old as usize] = NONE;
-        } else {
-            self.len += 1;
-        }
-        let t = self.now;
-        self.now += 1;
-        self.tree.add(t, 1);
-        self.owner[t] = slot;
-        self.time[s] = t as u32;
+        self.remove(slot);
+        self.push_all(std::iter::once(slot));
     }
 
     /// Takes `slot` off the stack (nothing if it is not on it).
     #[inline]
     pub fn remove(&mut self, slot: u32) {
-        let Some(t) = self.time.get_mut(slot as usize) else { return };
-        if *t == NONE {
-            return;
+        if let Some(t) = self.time_of(slot) {
+            self.take_run(&[slot], Some(t));
         }
-        let old = std::mem::replace(t, NONE) as usize;
-        self.tree.add(old, -1);
-        self.owner[old] = NONE;
-        self.len -= 1;
     }
 
-    /// Renumbers the occupied times `0..len`, in order, with room to double.
+    fn clear_bits(&mut self, start: usize, end: usize) {
+        self.change_bits(start, end, false);
+    }
+
+    fn set_bits(&mut self, start: usize, end: usize) {
+        self.change_bits(start, end, true);
+    }
+
+    /// Sets or clears bits `[start, end)`, one Fenwick update per word.
+    #[inline]
+    fn change_bits(&mut self, start: usize, end: usize, set: bool) {
+        let mut t = start;
+        while t < end {
+            let w = t / 64;
+            let lo = t % 64;
+            let hi = (end - w * 64).min(64);
+            let mask = if hi - lo == 64 { u64::MAX } else { ((1u64 << (hi - lo)) - 1) << lo };
+            let word = &mut self.bits[w];
+            let before = word.count_ones() as i32;
+            if set {
+                *word |= mask;
+            } else {
+                *word &= !mask;
+            }
+            let delta = word.count_ones() as i32 - before;
+            if delta != 0 {
+                self.tree.add(w, delta);
+            }
+            t = w * 64 + hi;
+        }
+    }
+
+    /// Renumbers the occupied times `0..len`, in order, with room for
+    /// `incoming` more and then as many again.
     #[cold]
-    fn compact(&mut self) {
+    fn compact(&mut self, incoming: usize) {
         // Times are u32 (NONE excluded): room for 2^31 slots on the stack.
-        let capacity = (self.len * 2).clamp(1024, (u32::MAX - 1) as usize);
+        let capacity = ((self.len + incoming) * 2).clamp(1024, (u32::MAX - 1) as usize).next_multiple_of(64);
         let mut owner = vec![NONE; capacity];
         let mut next = 0;
-        for &slot in self.owner[..self.now].iter().filter(|&&s| s != NONE) {
-            owner[next] = slot;
-            self.time[slot as usize] = next as u32;
-            next += 1;
+        for t in 0..self.now {
+            if self.bits[t / 64] >> (t % 64) & 1 == 1 {
+                let slot = self.owner[t];
+                owner[next] = slot;
+                self.time[slot as usize] = next as u32;
+                next += 1;
+            }
         }
         self.owner = owner;
         self.now = next;
-        self.tree = Fenwick::from_marks(capacity, next);
+        self.bits = vec![0; capacity / 64];
+        for w in 0..next / 64 {
+            self.bits[w] = u64::MAX;
+        }
+        if next % 64 != 0 {
+            self.bits[next / 64] = (1u64 << (next % 64)) - 1;
+        }
+        self.tree = Fenwick::from_counts(self.bits.iter().map(|w| w.count_ones()), capacity / 64);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn xorshift(x: &mut u64) -> u64 {
+        *x ^= *x << 13;
+        *x ^= *x >> 7;
+        *x ^= *x << 17;
+        *x
+    }
 
     #[test]
     fn depths_match_a_list_through_compactions() {
@@ -163,10 +281,7 @@ mod tests {
         let mut list: Vec<u32> = Vec::new();
         let mut x = 0x2545_f491_4f6c_dd1du64;
         for _ in 0..60_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            let slot = (x % 1500) as u32;
+            let slot = (xorshift(&mut x) % 1500) as u32;
             let want = list.iter().position(|&s| s == slot).map(|i| i as u64 + 1);
             assert_eq!(fast.depth(slot), want);
             if x % 7 == 0 {
@@ -176,6 +291,46 @@ mod tests {
                 fast.to_top(slot);
                 list.retain(|&s| s != slot);
                 list.insert(0, slot);
+            }
+            assert_eq!(fast.len(), list.len());
+        }
+    }
+
+    /// Runs found by `run` and moved as blocks give, element by element,
+    /// the depths and the stack that moving one element at a time gives.
+    #[test]
+    fn runs_move_like_their_elements_one_by_one() {
+        let mut fast = DepthStack::new();
+        let mut list: Vec<u32> = Vec::new();
+        let mut x = 0x853c_49e6_748f_ea9bu64;
+        for _ in 0..4000 {
+            // A range access of consecutive slots, as a buffer range is.
+            let start = (xorshift(&mut x) % 3000) as u32;
+            let n = 1 + (xorshift(&mut x) % 300) as u32;
+            let slots: Vec<u32> = (start..start + n).collect();
+            let leave_every = 2 + xorshift(&mut x) % 9;
+            let mut i = 0;
+            while i < slots.len() {
+                let (m, t0) = fast.run(&slots[i..]);
+                assert!(m >= 1);
+                let run = &slots[i..i + m];
+                let deepest = t0.map(|t| fast.depth_at(t));
+                let mut kept = Vec::new();
+                let mut left = 0;
+                for (k, &s) in run.iter().enumerate() {
+                    let want = list.iter().position(|&e| e == s).map(|p| p as u64 + 1);
+                    assert_eq!(deepest.map(|d| d - left), want, "slot {s}");
+                    list.retain(|&e| e != s);
+                    if (i + k) as u64 % leave_every == 0 && want.is_some() {
+                        left += 1;
+                    } else {
+                        list.insert(0, s);
+                        kept.push(s);
+                    }
+                }
+                fast.take_run(run, t0);
+                fast.push_all(kept.into_iter());
+                i += m;
             }
             assert_eq!(fast.len(), list.len());
         }
