@@ -92,6 +92,71 @@ impl Pricing {
     }
 }
 
+/// Sums prices of a sequence of depths, a stretch at a time: depths that
+/// stay equal or move by one per read are priced in closed form.
+#[derive(Debug, Clone, Copy)]
+pub struct PriceRun {
+    pricing: Pricing,
+    first: u64,
+    n: u64,
+    /// -1, 0 or 1 once `n >= 2`.
+    step: i64,
+    total: u128,
+}
+
+impl PriceRun {
+    /// Nothing priced yet.
+    pub fn new(pricing: Pricing) -> PriceRun {
+        PriceRun { pricing, first: 0, n: 0, step: 0, total: 0 }
+    }
+
+    /// One read at `depth` (at least 1).
+    #[inline]
+    pub fn push(&mut self, depth: u64) {
+        self.push_n(depth, 1);
+    }
+
+    /// `n` reads at `depth`.
+    #[inline]
+    pub fn push_n(&mut self, depth: u64, n: u64) {
+        if n == 0 {
+            return;
+        }
+        if self.n == 0 {
+            (self.first, self.n, self.step) = (depth, 1, 0);
+            return self.push_n(depth, n - 1);
+        }
+        let next = self.first as i64 + self.step * self.n as i64;
+        if self.n == 1 && n == 1 && depth.abs_diff(self.first) <= 1 {
+            self.step = depth as i64 - self.first as i64;
+            self.n = 2;
+        } else if (self.step == 0 && depth == self.first) || (n == 1 && next == depth as i64 && self.step != 0) {
+            self.n += if self.step == 0 { n } else { 1 };
+        } else {
+            self.flush();
+            (self.first, self.n, self.step) = (depth, 1, 0);
+            self.push_n(depth, n - 1);
+        }
+    }
+
+    fn flush(&mut self) {
+        self.total += match self.step {
+            0 => self.pricing.depth(self.first) * self.n as u128,
+            1 => self.pricing.depths(self.first, self.n),
+            _ => self.pricing.depths(self.first + 1 - self.n, self.n),
+        };
+        self.n = 0;
+    }
+
+    /// The sum of every price pushed.
+    pub fn total(mut self) -> u128 {
+        if self.n > 0 {
+            self.flush();
+        }
+        self.total
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,6 +178,35 @@ mod tests {
             }
         }
         assert_eq!(isqrt(u64::MAX), u32::MAX as u64);
+    }
+
+    #[test]
+    fn runs_of_prices_sum_like_their_reads() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for b in [1u32, 4] {
+            let p = Pricing::new(b);
+            for _ in 0..300 {
+                let mut run = PriceRun::new(p);
+                let mut want = 0u128;
+                let mut d = 50u64;
+                for _ in 0..60 {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    // Stretches of equal, rising and falling depths, and jumps.
+                    d = match x % 7 {
+                        0 => 1 + x % 90,
+                        1 | 2 => d + 1,
+                        3 => (d - 1).max(1),
+                        _ => d,
+                    };
+                    let n = if x % 5 == 0 { 1 + (x >> 9) % 4 } else { 1 };
+                    run.push_n(d, n);
+                    want += p.depth(d) * n as u128;
+                }
+                assert_eq!(run.total(), want);
+            }
+        }
     }
 
     #[test]

@@ -237,6 +237,49 @@ impl RankSet {
         n
     }
 
+    /// Removes the values of `run`, which follow one another in the order:
+    /// from the front of the node holding them, or one by one.
+    pub fn remove_following(&mut self, run: &RankRun) {
+        let mut done = false;
+        self.root = self.remove_front(self.root, &run.rank(0), run.count, &mut done);
+        if !done {
+            for j in 0..run.count {
+                self.remove(&run.rank(j));
+            }
+        }
+    }
+
+    fn remove_front(&mut self, n: u32, first: &Rank, count: u64, done: &mut bool) -> u32 {
+        if n == NIL {
+            return NIL;
+        }
+        let node = self.nodes[n as usize];
+        match node.run.locate(first) {
+            Ordering::Equal if node.run.id == first.id && count <= node.run.count => {
+                *done = true;
+                if count == node.run.count {
+                    self.free.push(n);
+                    return self.merge(node.left, node.right);
+                }
+                let run = &mut self.nodes[n as usize].run;
+                run.id += count;
+                run.birth += run.stride * count;
+                run.count -= count;
+            }
+            Ordering::Equal => return n,
+            Ordering::Less => {
+                let l = self.remove_front(node.left, first, count, done);
+                self.nodes[n as usize].left = l;
+            }
+            Ordering::Greater => {
+                let r = self.remove_front(node.right, first, count, done);
+                self.nodes[n as usize].right = r;
+            }
+        }
+        self.update(n);
+        n
+    }
+
     /// Removes the values of `run`: the node holding exactly them, or one by one.
     pub fn remove_run(&mut self, run: &RankRun) {
         let mut found = false;

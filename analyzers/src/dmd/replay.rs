@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 
 use memtrace::{Event, Op};
 
+use super::cost::PriceRun;
 use super::rank::{Rank, RankRun, RankSet};
 use super::spool::{Sorted, ValueRecord};
 use super::stack::DepthStack;
@@ -137,6 +138,12 @@ impl Replay {
     fn read(&mut self, b: usize, offset: u64, slots: &[u32]) {
         let pricing = self.elements.pricing[b];
         let is_argument = self.elements.argument_base[b].is_some();
+        let events_clock = self.config.clock == Clock::Events;
+        let (mut live_price, mut space_price) = (PriceRun::new(pricing), PriceRun::new(pricing));
+        // The previous read's rank, position, and whether its value is still ranked.
+        let mut chain: Option<(Rank, u64, bool)> = None;
+        // Values that left, one after another (event clock).
+        let mut leaving: Option<RankRun> = None;
         let mut kept = Vec::new();
         let mut i = 0;
         while i < slots.len() {
@@ -144,13 +151,15 @@ impl Replay {
             let run = &slots[i..i + m];
             // Warm: every element at the first's depth, less those that left before it.
             let deepest = t0.map(|t| self.live.depth_at(t));
-            let (mut left, mut same_from, mut live_cost) = (0u64, 0usize, 0u128);
+            let (mut left, mut same_from) = (0u64, 0usize);
             // A cold run's elements are all born here, in order.
             let batch_end = self.next_value + m as u64;
             kept.clear();
             for (k, &slot) in run.iter().enumerate() {
                 let cold_depth = if deepest.is_none() {
+                    flush_leaving(&mut self.ranks, &mut leaving);
                     self.birth(slot, batch_end);
+                    chain = None;
                     Some(self.elements.cold_depth(b, offset + (i + k) as u64))
                 } else {
                     None
@@ -160,50 +169,58 @@ impl Replay {
                     self.error = Some(changed());
                     return;
                 }
-                let space = match cold_depth {
-                    Some(d) if is_argument => d,
-                    _ => self.ranks.position(&h.rank),
+                let position = match chain {
+                    Some((p, pos, stayed)) if follows(&p, &h.rank) => pos + stayed as u64,
+                    _ => {
+                        flush_leaving(&mut self.ranks, &mut leaving);
+                        self.ranks.position(&h.rank)
+                    }
                 };
-                self.costs[b].space += pricing.depth(space);
+                let stays = h.remaining > 1;
+                // Under steps a value read for the last time stays ranked until its step ends.
+                chain = Some((h.rank, position, stays || !events_clock));
+                match cold_depth {
+                    Some(d) if is_argument => space_price.push(d),
+                    _ => space_price.push(position),
+                }
                 if let Some(d) = cold_depth {
-                    live_cost += pricing.depth(d);
-                    self.record_live_depth(d, 1);
+                    live_price.push(d);
+                    self.live_depths[log2_bucket(d)] += 1;
                 }
                 self.held[slot as usize].remaining -= 1;
-                if h.remaining > 1 {
+                if stays {
                     kept.push(slot);
                     continue;
                 }
                 // The last read of the value: it leaves both placements.
-                if self.config.clock == Clock::Events {
-                    self.ranks.remove(&h.rank);
+                if events_clock && !extend(&mut leaving, &h.rank) {
+                    flush_leaving(&mut self.ranks, &mut leaving);
+                    let r = h.rank;
+                    leaving =
+                        Some(RankRun { reads: r.reads, span: r.span, birth: r.birth, stride: 0, id: r.id, count: 1 });
                 }
                 if let Some(d) = deepest {
                     let n = (k + 1 - same_from) as u64;
-                    live_cost += pricing.depth(d - left) * n as u128;
-                    self.record_live_depth(d - left, n);
+                    live_price.push_n(d - left, n);
+                    self.live_depths[log2_bucket(d - left)] += n;
                     left += 1;
                     same_from = k + 1;
                 }
             }
             if let Some(d) = deepest {
                 let n = (m - same_from) as u64;
-                if n > 0 {
-                    live_cost += pricing.depth(d - left) * n as u128;
-                    self.record_live_depth(d - left, n);
-                }
+                live_price.push_n(d - left, n);
+                self.live_depths[log2_bucket(d - left)] += n;
             }
-            self.costs[b].live += live_cost;
-            self.add_live(live_cost, m as u64);
             self.live.take_run(run, t0);
             self.live.push_all(kept.iter().copied());
             i += m;
         }
-    }
-
-    #[inline]
-    fn record_live_depth(&mut self, depth: u64, n: u64) {
-        self.live_depths[log2_bucket(depth)] += n;
+        flush_leaving(&mut self.ranks, &mut leaving);
+        let live_cost = live_price.total();
+        self.costs[b].live += live_cost;
+        self.costs[b].space += space_price.total();
+        self.add_live(live_cost, slots.len() as u64);
     }
 
     /// `reads` more element reads that cost `cost` in the live stack, for the profile.
@@ -367,6 +384,41 @@ impl Replay {
                 classic_depths: trim(self.classic_depths),
             },
         })
+    }
+}
+
+/// Whether `next` ranks right after `prev` when both are live: values of
+/// one run (same reads and span, consecutive numbers, births at most one
+/// apart), between which nothing can rank.
+#[inline]
+fn follows(prev: &Rank, next: &Rank) -> bool {
+    next.id == prev.id + 1
+        && next.reads == prev.reads
+        && next.span == prev.span
+        && (next.birth == prev.birth || next.birth == prev.birth + 1)
+}
+
+/// Adds `next` to the values gathered in `run` if it follows them in step.
+#[inline]
+fn extend(run: &mut Option<RankRun>, next: &Rank) -> bool {
+    let Some(r) = run else { return false };
+    let stride = if r.count == 1 { next.birth.wrapping_sub(r.birth) } else { r.stride };
+    if stride <= 1 && {
+        r.stride = stride;
+        r.rank(r.count) == *next
+    } {
+        r.count += 1;
+        true
+    } else {
+        false
+    }
+}
+
+/// Applies the removals gathered in `leaving`.
+#[inline]
+fn flush_leaving(ranks: &mut RankSet, leaving: &mut Option<RankRun>) {
+    if let Some(run) = leaving.take() {
+        ranks.remove_following(&run);
     }
 }
 
