@@ -149,6 +149,10 @@ struct Elements {
     argument_base: Vec<Option<u64>>,
     /// Per buffer: element offset -> slot.
     slots: Vec<LineMap>,
+    /// Per buffer whose first access covered all of it: the slot of element
+    /// 0, the others following (no map lookup; every element is touched).
+    dense: Vec<Option<u32>>,
+    lens: Vec<u64>,
     count: u32,
 }
 
@@ -175,13 +179,34 @@ impl Elements {
                 .collect(),
             argument_base,
             slots: header.buffers.iter().map(|_| LineMap::new()).collect(),
+            dense: vec![None; header.buffers.len()],
+            lens: header.buffers.iter().map(|b| b.len).collect(),
             count: 0,
+        }
+    }
+
+    /// Numbers the elements an access of `buffer` touches first: all of
+    /// them at once, in a block, when it is the buffer's first access and
+    /// covers the whole buffer.
+    #[inline]
+    fn prepare(&mut self, buffer: usize, offset: u64, len: u64) {
+        if self.dense[buffer].is_none()
+            && offset == 0
+            && len == self.lens[buffer]
+            && self.slots[buffer].is_empty()
+            && (self.count as u64 + len) < u32::MAX as u64
+        {
+            self.dense[buffer] = Some(self.count);
+            self.count += len as u32;
         }
     }
 
     /// The slot of element `offset` of `buffer`, numbering it if it is new.
     #[inline]
     fn slot(&mut self, buffer: usize, offset: u64) -> u32 {
+        if let Some(base) = self.dense[buffer] {
+            return base + offset as u32;
+        }
         let map = &mut self.slots[buffer];
         match map.get(offset) {
             Some(s) => s,
@@ -197,6 +222,9 @@ impl Elements {
     /// The slot of an element the first pass numbered.
     #[inline]
     fn known_slot(&self, buffer: usize, offset: u64) -> Option<u32> {
+        if let Some(base) = self.dense[buffer] {
+            return Some(base + offset as u32);
+        }
         self.slots[buffer].get(offset)
     }
 

@@ -91,6 +91,7 @@ impl Scan {
         let pricing = self.elements.pricing[b];
         let mut slots = std::mem::take(&mut self.slots);
         slots.clear();
+        self.elements.prepare(b, e.offset, e.len as u64);
         slots.extend((e.offset..e.end()).map(|offset| self.elements.slot(b, offset)));
         if let Some(&top) = slots.iter().max() {
             if top as usize >= self.current.len() {

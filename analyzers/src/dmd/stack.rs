@@ -235,11 +235,12 @@ impl DepthStack {
     }
 
     /// Renumbers the occupied times `0..len`, in order, with room for
-    /// `incoming` more and then as many again.
+    /// `incoming` more and three times as many again (a compaction costs
+    /// the capacity; the slack makes it rare).
     #[cold]
     fn compact(&mut self, incoming: usize) {
         // Times are u32 (NONE excluded): room for 2^31 slots on the stack.
-        let capacity = ((self.len + incoming) * 2).clamp(1024, (u32::MAX - 1) as usize).next_multiple_of(64);
+        let capacity = ((self.len + incoming) * 4).clamp(1024, (u32::MAX - 1) as usize).next_multiple_of(64);
         let mut owner = vec![NONE; capacity];
         let mut next = 0;
         for t in 0..self.now {
