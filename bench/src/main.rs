@@ -3,12 +3,15 @@
 //! analyzer throughput, trainer speed against the Python reference, and the
 //! cost of recording. Each figure is the median of several repetitions.
 
+mod grid;
+
 use std::path::Path;
 use std::time::Instant;
 
 use memtrace::{TraceReader, TraceWriter};
 use memtrace_analyzers::ard::Ard;
 use memtrace_analyzers::cache::ObjectCaches;
+use memtrace_analyzers::dmd::{DmdConfig, Scan};
 use memtrace_analyzers::linecache::{Belady, LineCacheSim, LineConfig, Policy, PolicyKind};
 use memtrace_analyzers::mrc::Mrc;
 use memtrace_analyzers::replay;
@@ -256,7 +259,65 @@ fn main() {
     }
     println!();
 
+    dmd_bench(dir.path());
     request_streams(dir.path());
+}
+
+/// The researchers' published times for their metrics of a 64 x 64 naive
+/// matrix multiply (about a million reads), per metric: `bytedmd_live` with
+/// their fastest tracer, and with their reference one.
+const PUBLISHED_LIVE_FAST_SECONDS: f64 = 20.0;
+const PUBLISHED_LIVE_REFERENCE_SECONDS: f64 = 540.0;
+
+/// `analyze dmd` (both passes: classic, live, space and address together).
+fn dmd_run(path: &Path) -> memtrace_analyzers::dmd::DmdReport {
+    let config = DmdConfig::default();
+    let second = replay(TraceReader::open(path).expect("open"), |h| Scan::new(h, config)).expect("dmd scan");
+    replay(TraceReader::open(path).expect("open"), |_| second).expect("dmd replay")
+}
+
+fn dmd_bench(dir: &Path) {
+    // A training trace: one epoch at hidden 1000, every step.
+    let train = dir.join("dmd_train.trace");
+    record_run(&train, 1000, 1);
+    let reads = dmd_run(&train).loads;
+    let secs = time(3, || {
+        dmd_run(&train);
+    });
+    println!("analyze dmd, all four metrics (two replays), millions of element reads/s:");
+    println!(
+        "  training trace (hidden 1000, one epoch)  {:>6.1} M/s  ({:.1} M element reads in {:.2} s)",
+        reads as f64 / secs / 1e6,
+        reads as f64 / 1e6,
+        secs
+    );
+    // The researchers' own yardstick: a naive 64 x 64 multiply, traced as their tracer does.
+    let matmul = dir.join("dmd_matmul64.trace");
+    let mut header = memtrace::Header::new("bench", "0");
+    header.add_buffer(memtrace::Buffer::new("arg", 2 * 64 * 64, memtrace::Role::Input)).expect("arg");
+    let values = grid::naive_matmul(64, |_, _, _, _| {});
+    header.add_buffer(memtrace::Buffer::new("v", values, memtrace::Role::Other)).expect("v");
+    let mut w = TraceWriter::create(&matmul, header).expect("create");
+    grid::naive_matmul(64, |op, buffer, offset, step| w.access(buffer, op, offset, 1, step).expect("write"));
+    w.finish().expect("finish");
+    let report = dmd_run(&matmul);
+    let secs = time(REPS, || {
+        dmd_run(&matmul);
+    });
+    println!(
+        "  naive 64x64 matmul ({} reads)         {:>6.1} M/s  ({:.3} s for all four; bytedmd_live {})",
+        report.loads,
+        report.loads as f64 / secs / 1e6,
+        secs,
+        report.bytedmd_live
+    );
+    println!(
+        "    the researchers' published time for bytedmd_live alone: {:.0} s (fastest tracer, {:.0}x), {:.0} s (reference, {:.0}x)\n",
+        PUBLISHED_LIVE_FAST_SECONDS,
+        PUBLISHED_LIVE_FAST_SECONDS / secs,
+        PUBLISHED_LIVE_REFERENCE_SECONDS,
+        PUBLISHED_LIVE_REFERENCE_SECONDS / secs
+    );
 }
 
 /// A Zipf(`alpha`) stream of `n` requests over `objects` ids, from a fixed seed.
