@@ -115,28 +115,7 @@ impl Scan {
             // A run: elements off the stack, or on it in the order they were last touched.
             let (m, t0) = self.classic.run(&slots[i..]);
             if read {
-                match t0 {
-                    None => {
-                        // Cold reads: arguments at their positions, the rest made on the spot at depth 1.
-                        let first = self.elements.cold_depth(b, e.offset + i as u64);
-                        self.cold_loads += m as u64;
-                        if self.elements.argument_base[b].is_some() {
-                            self.costs[b].classic += pricing.depths(first, m as u64);
-                            for k in 0..m as u64 {
-                                self.classic_depths[log2_bucket(first + k)] += 1;
-                            }
-                        } else {
-                            self.costs[b].classic += pricing.depth(1) * m as u128;
-                            self.classic_depths[0] += m as u64;
-                        }
-                    }
-                    Some(t0) => {
-                        // Every element of the run is read at the depth of its first.
-                        let depth = self.classic.depth_at(t0);
-                        self.costs[b].classic += pricing.depth(depth) * m as u128;
-                        self.classic_depths[log2_bucket(depth)] += m as u64;
-                    }
-                }
+                self.price_run(b, e.offset + i as u64, m as u64, t0);
             }
             for (k, &slot) in slots[i..i + m].iter().enumerate() {
                 let now = time(i + k);
@@ -159,6 +138,35 @@ impl Scan {
         }
         self.ticks += slots.len() as u64;
         self.slots = slots;
+    }
+
+    /// Prices `m` reads of buffer `b` from element `offset` on: a run off
+    /// the classic stack (`t0` `None`) or on it at consecutive times from `t0`.
+    #[inline]
+    fn price_run(&mut self, b: usize, offset: u64, m: u64, t0: Option<u32>) {
+        let pricing = self.elements.pricing[b];
+        match t0 {
+            None => {
+                // Cold reads: arguments at their positions, the rest made on the spot at depth 1.
+                let first = self.elements.cold_depth(b, offset);
+                self.cold_loads += m;
+                if self.elements.argument_base[b].is_some() {
+                    self.costs[b].classic += pricing.depths(first, m);
+                    for k in 0..m {
+                        self.classic_depths[log2_bucket(first + k)] += 1;
+                    }
+                } else {
+                    self.costs[b].classic += pricing.depth(1) * m as u128;
+                    self.classic_depths[0] += m;
+                }
+            }
+            Some(t0) => {
+                // Every element of the run is read at the depth of its first.
+                let depth = self.classic.depth_at(t0);
+                self.costs[b].classic += pricing.depth(depth) * m as u128;
+                self.classic_depths[log2_bucket(depth)] += m;
+            }
+        }
     }
 
     /// A value's future is known: its element is written again, or the trace ends.
