@@ -5,6 +5,7 @@
 use std::fmt;
 use std::io;
 
+/// `Result` with the trace library's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// An error with an optional position. `Display` gives one line:
@@ -36,15 +37,29 @@ pub enum ErrorKind {
     /// The file is empty.
     Empty,
     /// Neither a memtrace trace nor a zstd stream.
-    BadMagic { found: [u8; 8] },
+    BadMagic {
+        /// The first eight bytes found.
+        found: [u8; 8],
+    },
     /// A memtrace trace of a version this build does not read.
-    UnsupportedVersion { found: u32 },
+    UnsupportedVersion {
+        /// The version the file declares.
+        found: u32,
+    },
     /// The file ends before the footer.
-    Truncated { what: &'static str },
+    Truncated {
+        /// The part of the file that is missing.
+        what: &'static str,
+    },
     /// The content contradicts the format (a bad length, an id out of range, ...).
     Corrupt(String),
     /// The CRC-32 in the footer does not match the content.
-    ChecksumMismatch { stored: u32, computed: u32 },
+    ChecksumMismatch {
+        /// The CRC-32 the footer holds.
+        stored: u32,
+        /// The CRC-32 of the content as read.
+        computed: u32,
+    },
     /// The zstd stream itself is damaged.
     Compression(io::Error),
     /// Malformed CSV input.
@@ -54,6 +69,7 @@ pub enum ErrorKind {
 }
 
 impl Error {
+    /// What went wrong.
     pub fn kind(&self) -> &ErrorKind {
         &self.kind
     }

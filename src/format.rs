@@ -55,7 +55,12 @@ pub fn encode_zstd_trailer(crc: u32, len: u64) -> [u8; ZSTD_TRAILER_LEN] {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ZstdTrailer {
     /// memtrace's seal: CRC-32 and length of the compressed bytes before it.
-    Seal { crc: u32, len: u64 },
+    Seal {
+        /// The CRC-32 of the raw trace.
+        crc: u32,
+        /// The raw trace's length in bytes.
+        len: u64,
+    },
     /// A 16-byte skippable frame that is not exactly the seal: a damaged seal.
     Damaged,
     /// No seal (a trace compressed by another tool).
@@ -86,22 +91,31 @@ pub type BufferId = u32;
 /// What a buffer holds. Analyzers split costs by role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Role {
+    /// Weights and biases.
     Parameter = 0,
+    /// Data fed to the algorithm (arguments, samples, labels).
     Input = 1,
+    /// Values computed in a forward pass.
     Activation = 2,
+    /// Gradients of the loss.
     Gradient = 3,
+    /// Sums gathered over a batch.
     Accumulator = 4,
+    /// Anything else.
     Other = 5,
 }
 
 impl Role {
+    /// Every role, in code order.
     pub const ALL: [Role; 6] =
         [Role::Parameter, Role::Input, Role::Activation, Role::Gradient, Role::Accumulator, Role::Other];
 
+    /// The role stored as `code` in a trace.
     pub fn from_code(code: u8) -> Option<Role> {
         Role::ALL.get(code as usize).copied()
     }
 
+    /// Its name in text and JSON (`parameter`, ...).
     pub fn name(self) -> &'static str {
         match self {
             Role::Parameter => "parameter",
@@ -113,6 +127,7 @@ impl Role {
         }
     }
 
+    /// The role named `name`.
     pub fn from_name(name: &str) -> Option<Role> {
         Role::ALL.iter().copied().find(|r| r.name() == name)
     }
@@ -127,15 +142,18 @@ impl std::fmt::Display for Role {
 /// One entry of the buffer table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Buffer {
+    /// Its name, unique in the trace.
     pub name: String,
     /// Length in elements.
     pub len: u64,
     /// Bytes per element (4 for the fp32 buffers of the seeds).
     pub elem_size: u32,
+    /// What it holds.
     pub role: Role,
 }
 
 impl Buffer {
+    /// A buffer of `len` 4-byte elements.
     pub fn new(name: impl Into<String>, len: u64, role: Role) -> Buffer {
         Buffer { name: name.into(), len, elem_size: 4, role }
     }
@@ -144,14 +162,18 @@ impl Buffer {
 /// Read or write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Op {
+    /// A read of elements.
     Read = 0,
+    /// A write of elements.
     Write = 1,
 }
 
 impl Op {
+    /// Whether this is a write.
     pub fn is_write(self) -> bool {
         self == Op::Write
     }
+    /// `R` or `W`.
     pub fn letter(self) -> char {
         match self {
             Op::Read => 'R',
@@ -163,10 +185,15 @@ impl Op {
 /// One access: elements `[offset, offset + len)` of buffer `buffer`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Event {
+    /// The buffer accessed.
     pub buffer: BufferId,
+    /// Read or write.
     pub op: Op,
+    /// The first element accessed.
     pub offset: u64,
+    /// Elements accessed (at least 1).
     pub len: u32,
+    /// The producer's step (training step, tick) of the access.
     pub step: u32,
 }
 
@@ -193,7 +220,9 @@ impl Event {
 /// The decoded header of a trace.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Header {
+    /// What wrote the trace (`record`, `memtrace-import`, ...).
     pub producer: String,
+    /// Its version.
     pub producer_version: String,
     /// Free-form key/value pairs in the order they were written (command line, variant, ...).
     pub metadata: Vec<(String, String)>,
@@ -202,6 +231,7 @@ pub struct Header {
 }
 
 impl Header {
+    /// An empty header of `producer` at `producer_version`.
     pub fn new(producer: impl Into<String>, producer_version: impl Into<String>) -> Header {
         Header {
             producer: producer.into(),
@@ -222,6 +252,7 @@ impl Header {
         self
     }
 
+    /// The value of metadata `key`, if set.
     pub fn metadata(&self, key: &str) -> Option<&str> {
         self.metadata.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
@@ -238,6 +269,7 @@ impl Header {
         Ok((self.buffers.len() - 1) as BufferId)
     }
 
+    /// The id of the buffer named `name`.
     pub fn buffer_id(&self, name: &str) -> Option<BufferId> {
         self.buffers.iter().position(|b| b.name == name).map(|i| i as BufferId)
     }

@@ -26,6 +26,8 @@
 //! }
 //! ```
 
+#![warn(missing_docs)]
+
 mod error;
 pub mod format;
 pub mod import;

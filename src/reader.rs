@@ -25,11 +25,14 @@ const BATCH_EVENTS: usize = 16 * 1024;
 /// How the trace bytes are stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Encoding {
+    /// An uncompressed trace, memory-mapped.
     Raw,
+    /// A zstd-compressed trace.
     Zstd,
 }
 
 impl Encoding {
+    /// `raw` or `zstd`.
     pub fn name(self) -> &'static str {
         match self {
             Encoding::Raw => "raw",
@@ -41,11 +44,13 @@ impl Encoding {
 /// What a completely read trace looked like.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TraceSummary {
+    /// Events in the trace.
     pub events: u64,
     /// The CRC-32 stored in the footer, which the content was checked against.
     pub crc32: u32,
     /// Bytes of the raw trace (header + events + footer).
     pub raw_bytes: u64,
+    /// How the file is encoded.
     pub encoding: Encoding,
     /// SHA-256 of the raw trace, when asked for with [`TraceReader::compute_content_hash`]:
     /// the same for a trace and its compressed copy.
@@ -367,10 +372,12 @@ impl TraceReader {
         })
     }
 
+    /// The trace's header.
     pub fn header(&self) -> &Header {
         &self.header
     }
 
+    /// How the file is encoded.
     pub fn encoding(&self) -> Encoding {
         self.encoding
     }

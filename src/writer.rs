@@ -30,12 +30,16 @@ pub enum Compression {
     /// The raw trace: can be memory-mapped.
     None,
     /// A plain zstd stream of the raw trace at this level (1..=22).
-    Zstd { level: i32 },
+    Zstd {
+        /// At this zstd level.
+        level: i32,
+    },
 }
 
 /// Options for [`TraceWriter::create_with`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WriteOptions {
+    /// Raw or zstd.
     pub compression: Compression,
 }
 
@@ -50,11 +54,13 @@ impl WriteOptions {
 /// What [`TraceWriter::finish`] wrote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WriteSummary {
+    /// Events written.
     pub events: u64,
     /// Bytes of the raw trace.
     pub raw_bytes: u64,
     /// Bytes on disk (smaller than `raw_bytes` when compressed).
     pub file_bytes: u64,
+    /// CRC-32 of the raw trace.
     pub crc32: u32,
 }
 
@@ -96,6 +102,7 @@ impl TraceWriter {
         TraceWriter::create_with(path, header, WriteOptions::for_path(path))
     }
 
+    /// A writer into `path` with explicit options (see [`TraceWriter::create`]).
     pub fn create_with(path: impl AsRef<Path>, header: Header, options: WriteOptions) -> Result<TraceWriter> {
         let target = path.as_ref().to_path_buf();
         let header_bytes = header.encode()?;

@@ -19,8 +19,11 @@ pub struct BufferArd {
     pub size: u64,
     /// Plain mean over reads of each read's mean distance.
     pub avg_dist: f64,
+    /// Least distance of its reads.
     pub min_dist: u64,
+    /// Greatest distance of its reads.
     pub max_dist: u64,
+    /// Reads with a distance.
     pub read_count: u64,
 }
 
@@ -37,9 +40,11 @@ pub struct ArdReport {
     pub total_floats_read: u64,
     /// Reads with at least one element that had been written.
     pub reads: u64,
+    /// Writes.
     pub writes: u64,
     /// Reads of data never written: no distance, excluded from every average.
     pub cold_reads: u64,
+    /// By buffer name.
     pub per_buffer: BTreeMap<String, BufferArd>,
 }
 
@@ -66,6 +71,7 @@ pub struct Ard {
 }
 
 impl Ard {
+    /// An empty replay of a trace with this header.
     pub fn new(header: &Header) -> Ard {
         let n = header.buffers.len();
         Ard {
@@ -81,6 +87,7 @@ impl Ard {
         }
     }
 
+    /// One event.
     #[inline]
     pub fn event(&mut self, e: &Event) {
         match e.op {
@@ -108,6 +115,7 @@ impl Ard {
         }
     }
 
+    /// The report.
     pub fn finish(self) -> ArdReport {
         let per_buffer = self
             .per_buffer

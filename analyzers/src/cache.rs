@@ -58,6 +58,7 @@ pub struct ObjectLru {
 }
 
 impl ObjectLru {
+    /// An empty cache of `capacity_bytes` for a trace with this header.
     pub fn new(capacity_bytes: u64, header: &Header) -> ObjectLru {
         ObjectLru {
             capacity: capacity_bytes,
@@ -176,6 +177,7 @@ impl ObjectLru {
         }
     }
 
+    /// Bytes held.
     pub fn used_bytes(&self) -> u64 {
         self.used
     }
@@ -184,13 +186,17 @@ impl ObjectLru {
 /// One cache size's result. Field names are the JSON keys.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CacheResult {
+    /// The cache size.
     pub size_bytes: u64,
     /// `size_bytes / 4`: the seeds size caches in fp32 floats.
     pub cache_size_floats: u64,
+    /// Reads of resident objects.
     pub hits: u64,
+    /// Reads of objects not resident.
     pub misses: u64,
     /// Reads, hits plus misses (writes are not counted).
     pub total_accesses: u64,
+    /// `hits / reads`.
     pub hit_rate: f64,
     /// Weighted ARD over the warm elements of the reads that missed.
     pub effective_ard: f64,
@@ -214,6 +220,7 @@ struct Counters {
 }
 
 impl ObjectCaches {
+    /// Caches of every size in `sizes_bytes`, empty.
     pub fn new(header: &Header, sizes_bytes: &[u64]) -> ObjectCaches {
         ObjectCaches {
             clock: ReuseClock::new(header.buffers.len()),
@@ -224,6 +231,7 @@ impl ObjectCaches {
         }
     }
 
+    /// One event.
     #[inline]
     pub fn event(&mut self, e: &Event) {
         let (start, end) = (e.offset, e.end());
@@ -253,6 +261,7 @@ impl ObjectCaches {
         }
     }
 
+    /// The results, one per size.
     pub fn finish(self) -> Vec<CacheResult> {
         self.caches
             .into_iter()

@@ -76,7 +76,9 @@ pub struct ReadDistance {
     pub sum: u128,
     /// Sum over those elements of sqrt(distance) (the seeds' data-movement cost).
     pub sqrt_sum: f64,
+    /// Least element distance of the read.
     pub min: u64,
+    /// Greatest element distance of the read.
     pub max: u64,
 }
 
@@ -88,6 +90,7 @@ impl ReadDistance {
 }
 
 impl ReuseClock {
+    /// A clock at 0 for `buffers` buffers.
     pub fn new(buffers: usize) -> ReuseClock {
         ReuseClock { now: 0, buffers: vec![Stamps::default(); buffers] }
     }
@@ -131,6 +134,7 @@ impl ReuseClock {
         r
     }
 
+    /// A read of `len` elements from `offset`: the distances of those written before.
     pub fn read(&mut self, buffer: BufferId, offset: u64, len: u64) -> ReadDistance {
         self.read_with(buffer, offset, len, |_, _| {})
     }

@@ -11,10 +11,15 @@ use serde::Serialize;
 /// One event with its buffer's name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NamedEvent {
+    /// `R` or `W`.
     pub op: &'static str,
+    /// The buffer's name.
     pub buffer: String,
+    /// First element.
     pub offset: u64,
+    /// Elements.
     pub size: u32,
+    /// Step.
     pub step: u32,
 }
 
@@ -36,21 +41,27 @@ impl std::fmt::Display for NamedEvent {
     }
 }
 
+/// Where two traces first differ.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Difference {
     /// 0-based index of the first differing event.
     pub event: u64,
     /// The step of that event in the first trace (or the second, if the first ended).
     pub step: u32,
+    /// The event of the first trace (none: it ended).
     pub a: Option<NamedEvent>,
+    /// The event of the second trace (none: it ended).
     pub b: Option<NamedEvent>,
 }
 
+/// What `analyze diff` finds.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DiffReport {
     /// Same events (names, ranges, ops, steps) and same definitions of the buffers they use.
     pub identical: bool,
+    /// Events equal before the first difference.
     pub events_compared: u64,
+    /// The first event that differs, if any.
     pub first_difference: Option<Difference>,
     /// Buffers both traces use but define differently (length, element size or role).
     pub buffer_differences: Vec<String>,

@@ -41,10 +41,13 @@ pub fn default_pj_per_word(size_bytes: u64) -> f64 {
 /// One cache level.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LevelConfig {
+    /// Capacity in bytes.
     pub size_bytes: u64,
     /// Ways per set; `None` is fully associative.
     pub assoc: Option<u64>,
+    /// Replacement policy.
     pub policy: PolicyKind,
+    /// Energy of a 64-bit word here, in picojoules.
     pub pj_per_word: f64,
 }
 
@@ -53,6 +56,7 @@ pub struct LevelConfig {
 pub struct Picojoules {
     /// One entry per cache level, then DRAM.
     pub by_level: Vec<f64>,
+    /// All of it.
     pub total: f64,
 }
 
@@ -69,14 +73,21 @@ impl Picojoules {
 /// What one level saw. Field names are the JSON keys.
 #[derive(Debug, Clone, Serialize)]
 pub struct LevelReport {
+    /// `L1`, `L2`, ...
     pub name: String,
+    /// Capacity in bytes.
     pub size_bytes: u64,
+    /// Ways per set, or fully associative.
     pub assoc: Assoc,
+    /// Replacement policy.
     pub policy: &'static str,
+    /// Energy of a 64-bit word here, in picojoules.
     pub pj_per_word: f64,
     /// Requests that reached this level (line accesses for L1).
     pub requests: u64,
+    /// Requests that hit.
     pub hits: u64,
+    /// Requests that missed.
     pub misses: u64,
     /// Dirty lines this level wrote to the level below.
     pub lines_written_back: u64,
@@ -87,19 +98,29 @@ pub struct LevelReport {
 /// The result for one trace. Field names are the JSON keys.
 #[derive(Debug, Clone, Serialize)]
 pub struct EnergyReport {
+    /// Line size in bytes.
     pub line: u64,
+    /// Each level, from L1 down.
     pub levels: Vec<LevelReport>,
+    /// Energy of a 64-bit DRAM word, in picojoules.
     pub dram_pj_per_word: f64,
+    /// Lines read from DRAM.
     pub dram_lines_read: u64,
+    /// Lines written to DRAM.
     pub dram_lines_written: u64,
     /// Bytes the trace's accesses read and wrote (what L1 serves).
     pub bytes_accessed: u64,
+    /// Steps in the trace.
     pub steps: u64,
+    /// Samples each step trains on.
     pub samples_per_step: u64,
+    /// Samples in all.
     pub samples: u64,
     /// Total, and per level (`by_level`: L1, L2, ..., DRAM).
     pub energy_pj: Picojoules,
+    /// Energy per step.
     pub pj_per_step: f64,
+    /// Energy per sample.
     pub pj_per_sample: f64,
     /// The same split by the role of the buffer whose bytes moved.
     pub per_role: BTreeMap<&'static str, Picojoules>,
@@ -115,6 +136,7 @@ struct Level {
     invalidated: u64,
 }
 
+/// An inclusive cache hierarchy over DRAM, replaying a trace.
 pub struct Hierarchy {
     layout: LineLayout,
     line: u64,
@@ -136,6 +158,7 @@ fn role_index(r: Role) -> usize {
 }
 
 impl Hierarchy {
+    /// An empty hierarchy of `levels` over DRAM for a trace with this header; `opt` is refused.
     pub fn new(
         header: &Header,
         levels: &[LevelConfig],
@@ -215,6 +238,7 @@ impl Hierarchy {
         }
     }
 
+    /// One event.
     #[inline]
     pub fn event(&mut self, e: &Event) {
         if self.last_step != Some(e.step) {
@@ -263,6 +287,7 @@ impl Hierarchy {
         }
     }
 
+    /// The report.
     pub fn finish(self) -> EnergyReport {
         let n = self.levels.len();
         let mut total = Picojoules::new(n);

@@ -8,10 +8,13 @@ use memtrace::{Event, Header};
 
 /// An output format for events.
 pub trait EventFormat {
+    /// Before the first event (a header line).
     fn begin(&mut self, out: &mut dyn Write) -> io::Result<()>;
+    /// One event, buffer names from `header`.
     fn event(&mut self, out: &mut dyn Write, header: &Header, e: &Event) -> io::Result<()>;
 }
 
+/// `op,buffer,size,offset,step`, which `analyze import` reads back.
 pub struct Csv;
 
 impl EventFormat for Csv {
@@ -24,6 +27,7 @@ impl EventFormat for Csv {
     }
 }
 
+/// One JSON object per line.
 pub struct JsonLines;
 
 impl EventFormat for JsonLines {

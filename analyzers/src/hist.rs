@@ -54,30 +54,43 @@ impl Weight {
 /// One histogram bucket: `count` values with `lo <= value <= hi`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Bucket {
+    /// Least value of the bucket.
     pub lo: u64,
+    /// Greatest value of the bucket.
     pub hi: u64,
+    /// Values in it.
     pub count: u64,
 }
 
 /// The summary of one buffer's (or all buffers') distances.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DistanceHistogram {
+    /// Values.
     pub count: u64,
+    /// Least value.
     pub min: u64,
+    /// Median.
     pub p50: u64,
+    /// 90th percentile.
     pub p90: u64,
+    /// 99th percentile.
     pub p99: u64,
+    /// Greatest value.
     pub max: u64,
+    /// Mean.
     pub mean: f64,
     /// Power-of-two buckets from 1 up to the maximum, empty ones included.
     pub buckets: Vec<Bucket>,
 }
 
+/// What `analyze hist` prints.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HistReport {
+    /// `reads` or `floats`: what one value stands for.
     pub weight: &'static str,
     /// Every buffer's distances together.
     pub all: DistanceHistogram,
+    /// By buffer name.
     pub per_buffer: BTreeMap<String, DistanceHistogram>,
     /// With `--stack`: LRU stack distances of line requests.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -87,12 +100,15 @@ pub struct HistReport {
 /// LRU stack distances in lines, by the buffer each request belongs to.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StackReport {
+    /// Line size in bytes.
     pub line: u64,
     /// Line requests in all (first requests of a line included).
     pub requests: u64,
     /// First requests of a line: no distance (compulsory misses).
     pub cold: u64,
+    /// Every buffer.
     pub all: DistanceHistogram,
+    /// By buffer name.
     pub per_buffer: BTreeMap<String, DistanceHistogram>,
 }
 
@@ -125,6 +141,7 @@ impl Recorded {
     }
 }
 
+/// Reuse-distance histograms of a trace, replayed.
 pub struct Hist {
     clock: ReuseClock,
     weight: Weight,
@@ -140,6 +157,7 @@ fn new_histogram() -> Histogram<u64> {
 }
 
 impl Hist {
+    /// Empty histograms for a trace with this header.
     pub fn new(header: &Header, weight: Weight) -> Hist {
         Hist {
             clock: ReuseClock::new(header.buffers.len()),
@@ -164,6 +182,7 @@ impl Hist {
         self
     }
 
+    /// One event.
     #[inline]
     pub fn event(&mut self, e: &Event) {
         if let Some(st) = &mut self.stack {
@@ -202,6 +221,7 @@ impl Hist {
         }
     }
 
+    /// The report.
     pub fn finish(self) -> HistReport {
         let per_buffer = summarize_buffers(&self.per_buffer, &self.names);
         let stack = self.stack.map(|st| StackReport {

@@ -9,49 +9,74 @@ use serde::Serialize;
 use crate::report::{Named, Report};
 use crate::table::{thousands, Table};
 
+/// One buffer and what the trace does with it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct BufferInfo {
+    /// Its id.
     pub id: u32,
+    /// Its name.
     pub name: String,
+    /// Its role.
     pub role: &'static str,
+    /// Length in elements.
     pub len: u64,
+    /// Bytes per element.
     pub elem_size: u32,
+    /// Read events.
     pub reads: u64,
+    /// Write events.
     pub writes: u64,
+    /// Elements read.
     pub elements_read: u64,
+    /// Elements written.
     pub elements_written: u64,
 }
 
+/// What `analyze info` prints.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct InfoReport {
+    /// Format version of the file.
     pub format_version: u32,
+    /// `raw` or `zstd`.
     pub encoding: &'static str,
+    /// What wrote the trace.
     pub producer: String,
+    /// Its version.
     pub producer_version: String,
+    /// Metadata, by key.
     pub metadata: BTreeMap<String, String>,
+    /// Events.
     pub events: u64,
+    /// Read events.
     pub reads: u64,
+    /// Write events.
     pub writes: u64,
+    /// Elements read.
     pub elements_read: u64,
+    /// Elements written.
     pub elements_written: u64,
     /// Highest step number seen plus one (0 for an empty trace).
     pub steps: u64,
     /// Bytes of the raw trace (header, events, footer).
     pub raw_bytes: u64,
+    /// The footer's CRC-32, in hex.
     pub crc32: String,
     /// `sha256:<hex>` of the raw trace: equal for a trace and its compressed copy.
     pub content_hash: String,
     /// "ok": the CRC-32 in the footer matches the content (it is always checked).
     pub checksum: &'static str,
+    /// The buffer table.
     pub buffers: Vec<BufferInfo>,
 }
 
+/// Counts of a trace, replayed.
 pub struct Info {
     buffers: Vec<BufferInfo>,
     max_step: Option<u32>,
 }
 
 impl Info {
+    /// Zero counts for a trace with this header.
     pub fn new(header: &Header) -> Info {
         let buffers = header
             .buffers
@@ -69,6 +94,7 @@ impl Info {
         Info { buffers, max_step: None }
     }
 
+    /// One event.
     #[inline]
     pub fn event(&mut self, e: &Event) {
         let b = &mut self.buffers[e.buffer as usize];
@@ -85,6 +111,7 @@ impl Info {
         self.max_step = Some(self.max_step.map_or(e.step, |s| s.max(e.step)));
     }
 
+    /// The report, with what the header and the checked summary say.
     pub fn finish(self, header: &Header, summary: &TraceSummary) -> InfoReport {
         let sum = |f: fn(&BufferInfo) -> u64| self.buffers.iter().map(f).sum::<u64>();
         InfoReport {

@@ -20,6 +20,8 @@
 //! [`diff`] and [`export`] compare and print events; [`report`] and
 //! [`table`] hold what the reports share.
 
+#![warn(missing_docs)]
+
 pub mod ard;
 pub mod cache;
 pub mod clock;

@@ -45,6 +45,7 @@ impl Hasher for LineHasher {
     }
 }
 
+/// A hash map keyed by line numbers with [`LineHasher`].
 pub type LineHashMap<V> = HashMap<u64, V, BuildHasherDefault<LineHasher>>;
 
 /// A map from line numbers to `u32` values other than `u32::MAX`.
@@ -57,10 +58,12 @@ pub struct LineMap {
 }
 
 impl LineMap {
+    /// An empty map.
     pub fn new() -> LineMap {
         LineMap::default()
     }
 
+    /// The value of `line`, if stored.
     #[inline(always)]
     pub fn get(&self, line: u64) -> Option<u32> {
         if let Some(&v) = self.flat.get(line as usize) {
@@ -139,10 +142,12 @@ impl LineMap {
         flat.chain(near).chain(self.far.iter().map(|(&l, &v)| (l, v)))
     }
 
+    /// Lines stored.
     pub fn len(&self) -> usize {
         self.len
     }
 
+    /// Whether no line is stored.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }

@@ -65,6 +65,7 @@ impl Default for StackDistances {
 }
 
 impl StackDistances {
+    /// An empty stack.
     pub fn new() -> StackDistances {
         StackDistances { last: LineMap::new(), tree: Fenwick::new(1024), capacity: 1024, now: 0 }
     }
@@ -104,6 +105,7 @@ impl StackDistances {
         self.now = order.len();
     }
 
+    /// Distinct lines seen.
     pub fn distinct(&self) -> usize {
         self.last.len()
     }
@@ -112,20 +114,28 @@ impl StackDistances {
 /// One point of the curve.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Point {
+    /// Cache size.
     pub size_bytes: u64,
+    /// Misses of a fully associative LRU cache of that size.
     pub misses: u64,
+    /// Line requests.
     pub requests: u64,
+    /// `misses / requests`.
     pub miss_ratio: f64,
 }
 
 /// The distance histogram of a trace, from which any point of the curve follows.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Curve {
+    /// Line size in bytes.
     pub line: u64,
+    /// Line requests.
     pub requests: u64,
+    /// First requests of a line (misses at every size).
     pub cold: u64,
     /// `hist[d]`: requests with stack distance d (index 0 unused).
     pub hist: Vec<u64>,
+    /// The SHARDS sampling rate (1: exact).
     pub sample: f64,
 }
 
@@ -137,6 +147,7 @@ impl Curve {
         self.requests - hits
     }
 
+    /// The point of the curve at `size_bytes`.
     pub fn point(&self, size_bytes: u64) -> Point {
         let misses = self.misses_at(size_bytes);
         Point { size_bytes, misses, requests: self.requests, miss_ratio: ratio(misses, self.requests) }
@@ -208,6 +219,7 @@ impl Mrc {
         }
     }
 
+    /// One event.
     #[inline]
     pub fn event(&mut self, e: &Event) {
         let (a, b) = self.layout.lines(e);
@@ -233,6 +245,7 @@ impl Mrc {
         }
     }
 
+    /// The curve.
     pub fn finish(self) -> Curve {
         let scale = |n: u64| if self.sample >= 1.0 { n } else { (n as f64 / self.sample).round() as u64 };
         let mut hist: Vec<u64> = self.hist.iter().map(|&n| scale(n)).collect();

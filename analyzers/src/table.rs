@@ -4,13 +4,16 @@
 
 /// A table of left-aligned labels and right-aligned values.
 pub struct Table {
+    /// Column names.
     pub headers: Vec<String>,
+    /// Cells, row by row.
     pub rows: Vec<Vec<String>>,
     /// Leading columns that are text, aligned left.
     pub text_columns: usize,
 }
 
 impl Table {
+    /// An empty table with these columns.
     pub fn new(headers: Vec<String>) -> Table {
         Table { headers, rows: Vec::new(), text_columns: 1 }
     }
@@ -21,10 +24,12 @@ impl Table {
         self
     }
 
+    /// Adds a row.
     pub fn row(&mut self, cells: Vec<String>) {
         self.rows.push(cells);
     }
 
+    /// The aligned text, a line per row under a rule.
     pub fn render(&self) -> String {
         let cols = self.headers.len();
         let mut width = vec![0usize; cols];
@@ -66,9 +71,13 @@ impl Table {
 /// A metric's value in one trace.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Value {
+    /// An integer, with thousands separators.
     Int(u64),
+    /// A number with two decimals.
     Float(f64),
+    /// A fraction shown as a percentage.
     Percent(f64),
+    /// No value: `-`.
     Missing,
 }
 
@@ -81,6 +90,7 @@ impl Value {
         }
     }
 
+    /// The cell's text.
     pub fn render(self) -> String {
         match self {
             Value::Int(i) => thousands(i),

@@ -52,10 +52,12 @@ impl DerefMut for AlignedF64 {
 }
 
 impl AlignedF64 {
+    /// The values.
     pub fn as_slice(&self) -> &[f64] {
         self
     }
 
+    /// The values, to change.
     pub fn as_mut_slice(&mut self) -> &mut [f64] {
         self
     }

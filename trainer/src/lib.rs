@@ -10,6 +10,8 @@
 //! - [`run`]: epochs, evaluation, stopping;
 //! - [`record`]: the tracer that writes memtrace traces.
 
+#![warn(missing_docs)]
+
 pub mod aligned;
 pub mod kernels;
 pub mod record;

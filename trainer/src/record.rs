@@ -50,6 +50,7 @@ impl BufferTable {
         Ok(BufferTable { ids })
     }
 
+    /// The trace id of buffer `buf` (of per-sample buffer copy `sample` in a batch).
     #[inline]
     pub fn id(&self, buf: Buf, sample: usize) -> BufferId {
         let v = &self.ids[buf as usize];
@@ -95,14 +96,17 @@ impl TraceRecorder {
         Ok(TraceRecorder { table, writer: open(header)?, step: 0, error: None })
     }
 
+    /// Events recorded so far.
     pub fn events(&self) -> u64 {
         self.writer.events()
     }
 
+    /// Whether a write failed (the error comes back from `finish`).
     pub fn failed(&self) -> bool {
         self.error.is_some()
     }
 
+    /// Finishes the trace file.
     pub fn finish(self) -> memtrace::Result<WriteSummary> {
         if let Some(e) = self.error {
             return Err(e);

@@ -72,6 +72,7 @@ impl Mt19937 {
         self.index = 0;
     }
 
+    /// The next 32 random bits (MT19937).
     pub fn next_u32(&mut self) -> u32 {
         if self.index >= N {
             self.twist();
@@ -101,6 +102,7 @@ pub struct PyRandom {
 }
 
 impl PyRandom {
+    /// Python's `random.seed(seed)`.
     pub fn new(seed: u64) -> PyRandom {
         // The seed's 32-bit words, least significant first (at least one word).
         let mut key = vec![seed as u32];
@@ -110,6 +112,7 @@ impl PyRandom {
         PyRandom { mt: Mt19937::by_array(&key), gauss_next: None }
     }
 
+    /// Python's `random.random()`.
     pub fn random(&mut self) -> f64 {
         self.mt.next_f64()
     }
@@ -131,6 +134,7 @@ impl PyRandom {
         }
     }
 
+    /// Python's `random.choice(seq)`.
     pub fn choice<T: Copy>(&mut self, seq: &[T]) -> T {
         seq[self.randbelow(seq.len() as u32) as usize]
     }
@@ -192,14 +196,17 @@ pub struct NpRandomState {
 }
 
 impl NpRandomState {
+    /// numpy's `RandomState(seed)`.
     pub fn new(seed: u32) -> NpRandomState {
         NpRandomState { mt: Mt19937::new(seed), gauss: None }
     }
 
+    /// The next 32 random bits (MT19937).
     pub fn next_u32(&mut self) -> u32 {
         self.mt.next_u32()
     }
 
+    /// numpy's `random_sample()`.
     pub fn random_sample(&mut self) -> f64 {
         self.mt.next_f64()
     }

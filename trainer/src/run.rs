@@ -11,15 +11,23 @@ use crate::train::{predict_with, NoTrace, StepConfig, Stepper, Tracer, Variant};
 /// Everything that defines a training run.
 #[derive(Debug, Clone)]
 pub struct RunConfig {
+    /// Bits, secret size, hidden units, samples.
     pub shape: Shape,
+    /// Learning rate.
     pub lr: f64,
+    /// Weight decay.
     pub wd: f64,
+    /// Seed of data and initial weights.
     pub seed: u64,
+    /// Which generator reproduces the reference (Python's `random` or numpy's).
     pub rng: RngKind,
+    /// Standard, fused or per-layer backprop.
     pub variant: Variant,
+    /// Samples per step (1: single-sample SGD).
     pub batch: usize,
     /// Hidden rows per W1 tile; `None` or >= hidden is one tile.
     pub tiles: Option<usize>,
+    /// Shuffle the training set every epoch (numpy).
     pub shuffle: bool,
 }
 
@@ -45,25 +53,35 @@ impl RunConfig {
 /// Accuracy and mean hinge loss over one set.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Eval {
+    /// Accuracy, 0 to 1.
     pub acc: f64,
+    /// Mean hinge loss.
     pub loss: f64,
 }
 
 /// The per-epoch record of a run.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct History {
+    /// Training accuracy after each epoch.
     pub train_accs: Vec<f64>,
+    /// Test accuracy after each epoch.
     pub test_accs: Vec<f64>,
+    /// Training loss after each epoch.
     pub train_losses: Vec<f64>,
+    /// Test loss after each epoch.
     pub test_losses: Vec<f64>,
 }
 
+/// A training run: data, parameters and the steps of one variant.
 pub struct Trainer {
+    /// The run's configuration.
     pub cfg: RunConfig,
     data: Data,
     params: Params,
+    /// The steps, with the parameters.
     pub stepper: Stepper,
     shuffler: Option<NpRandomState>,
+    /// Accuracy and loss by epoch so far.
     pub history: History,
     /// Counts the steps that changed the parameters: outputs computed under
     /// the same version are the same bits, so they are computed once.
@@ -73,6 +91,7 @@ pub struct Trainer {
 }
 
 impl Trainer {
+    /// Generates the data and initial weights of `cfg`.
     pub fn new(cfg: RunConfig) -> Trainer {
         let (data, params) = generate(&cfg.shape, cfg.seed, cfg.rng);
         let stepper = Stepper::new(StepConfig {

@@ -9,21 +9,29 @@ use crate::rng::{NpRandomState, PyRandom};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RngKind {
+    /// Python's `random` (the seeds' reference trainer).
     Python,
+    /// numpy's legacy `RandomState` (seed 004).
     Numpy,
 }
 
 /// The problem and network sizes.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Shape {
+    /// Input bits.
     pub n_bits: usize,
+    /// Bits of the secret parity.
     pub k: usize,
+    /// Hidden units.
     pub hidden: usize,
+    /// Training samples.
     pub n_train: usize,
+    /// Test samples.
     pub n_test: usize,
 }
 
 impl Shape {
+    /// Checks the shape can be trained (a clear message when not).
     pub fn validate(&self) -> Result<(), String> {
         if self.n_bits == 0 {
             return Err("--n-bits must be at least 1".into());
@@ -61,10 +69,15 @@ impl Shape {
 /// Samples row-major: `x[s * n_bits + i]`, labels in {-1, +1}.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Data {
+    /// The secret bit indices.
     pub secret: Vec<usize>,
+    /// Training inputs, row-major, +1/-1.
     pub x_train: Vec<f64>,
+    /// Training labels, +1/-1.
     pub y_train: Vec<f64>,
+    /// Test inputs.
     pub x_test: Vec<f64>,
+    /// Test labels.
     pub y_test: Vec<f64>,
 }
 
@@ -76,8 +89,11 @@ pub struct Params {
     /// Cache-line aligned: the kernels' four-double loads then never
     /// straddle two lines (hidden a multiple of 4).
     pub w1t: AlignedF64,
+    /// Hidden biases.
     pub b1: Vec<f64>,
+    /// Output weights.
     pub w2: Vec<f64>,
+    /// Output bias.
     pub b2: f64,
 }
 
@@ -85,6 +101,7 @@ fn label(x: &[f64], secret: &[usize]) -> f64 {
     secret.iter().fold(1.0, |p, &i| p * x[i])
 }
 
+/// The data and initial parameters of `shape` from `seed`, bit for bit as the reference draws them.
 pub fn generate(shape: &Shape, seed: u64, rng: RngKind) -> (Data, Params) {
     let n = shape.n_bits;
     let mut x_train = Vec::with_capacity(shape.n_train * n);
@@ -149,6 +166,7 @@ pub fn generate(shape: &Shape, seed: u64, rng: RngKind) -> (Data, Params) {
 }
 
 impl Params {
+    /// Hidden units.
     pub fn hidden(&self) -> usize {
         self.b1.len()
     }

@@ -20,27 +20,46 @@ use crate::task::Params;
 /// mini-batch are distinct buffers, one per sample of the batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Buf {
+    /// First-layer weights.
     W1,
+    /// First-layer biases.
     B1,
+    /// Output weights.
     W2,
+    /// Output bias.
     B2,
+    /// A sample's input.
     X,
+    /// A sample's label.
     Y,
+    /// Hidden pre-activations.
     HPre,
+    /// Hidden activations.
     H,
+    /// The output.
     Out,
+    /// Gradient at the output.
     Dout,
+    /// Gradient of W2.
     DW2,
+    /// Gradient of b2.
     DB2,
+    /// Gradient at the hidden activations.
     Dh,
+    /// Gradient at the hidden pre-activations.
     DhPre,
+    /// Batch sum of W1's gradients.
     AccDW1,
+    /// Batch sum of b1's gradients.
     AccDB1,
+    /// Batch sum of W2's gradients.
     AccDW2,
+    /// Batch sum of b2's gradients.
     AccDB2,
 }
 
 impl Buf {
+    /// Every buffer, in trace order.
     pub const ALL: [Buf; 18] = [
         Buf::W1,
         Buf::B1,
@@ -94,6 +113,7 @@ impl Buf {
         )
     }
 
+    /// What the buffer holds.
     pub fn role(self) -> memtrace::Role {
         use memtrace::Role;
         match self {
@@ -109,6 +129,7 @@ impl Buf {
 /// Receives every access, in order: element range `[offset, offset + len)`
 /// of buffer `buf` (of batch sample `sample` for per-sample buffers).
 pub trait Tracer {
+    /// `len` elements from `offset` of `buf` (of sample `sample` in a batch) are read or written.
     fn access(&mut self, buf: Buf, sample: usize, op: Op, offset: usize, len: usize);
     /// A training step ends.
     fn end_step(&mut self) {}
@@ -122,6 +143,7 @@ impl Tracer for NoTrace {
     fn access(&mut self, _: Buf, _: usize, _: Op, _: usize, _: usize) {}
 }
 
+/// How a step orders its work (`docs/variants.md`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Variant {
@@ -134,6 +156,7 @@ pub enum Variant {
 }
 
 impl Variant {
+    /// Its name on the command line.
     pub fn name(self) -> &'static str {
         match self {
             Variant::Standard => "standard",
@@ -146,10 +169,15 @@ impl Variant {
 /// Hyper-parameters of a step.
 #[derive(Debug, Clone, Copy)]
 pub struct StepConfig {
+    /// Input bits.
     pub n_bits: usize,
+    /// Hidden units.
     pub hidden: usize,
+    /// Learning rate.
     pub lr: f64,
+    /// Weight decay.
     pub wd: f64,
+    /// The variant.
     pub variant: Variant,
     /// Hidden rows per tile of W1 (>= hidden: one tile).
     pub tile: usize,
@@ -190,6 +218,7 @@ impl Scratch {
 
 /// Reusable state of the trainer's steps.
 pub struct Stepper {
+    /// The configuration.
     pub cfg: StepConfig,
     scratch: Vec<Scratch>,
     /// Column-major like `Params::w1t`.
@@ -220,6 +249,7 @@ pub fn predict(p: &Params, x: &[f64], n_bits: usize) -> f64 {
 }
 
 impl Stepper {
+    /// Steps of `cfg` over zeroed parameters.
     pub fn new(cfg: StepConfig) -> Stepper {
         Stepper {
             cfg,

@@ -7,6 +7,7 @@ use std::collections::BinaryHeap;
 use super::policy::{Access, Policy};
 use crate::linemap::LineHashMap;
 
+/// Belady's MIN over a known request stream.
 pub struct Belady {
     cap: usize,
     /// For request k, the index of the next request of the same line.

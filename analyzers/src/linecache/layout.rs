@@ -16,6 +16,7 @@ pub struct LineLayout {
 }
 
 impl LineLayout {
+    /// The layout of a trace with this header in lines of `line_bytes`.
     pub fn new(header: &Header, line_bytes: u64) -> LineLayout {
         LineLayout {
             line: line_bytes.max(1),
@@ -55,6 +56,7 @@ impl LineLayout {
         (i > 0).then(|| self.placed[i - 1].1)
     }
 
+    /// Line size in bytes.
     pub fn line_bytes(&self) -> u64 {
         self.line
     }

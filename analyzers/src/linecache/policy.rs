@@ -11,6 +11,7 @@ use super::sieve::Sieve;
 /// What one request did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Access {
+    /// The line was resident.
     pub hit: bool,
     /// The line was (or stays) resident after the request.
     pub resident: bool,
@@ -20,6 +21,7 @@ pub struct Access {
 
 /// A replacement policy over unit-size lines.
 pub trait Policy: Send {
+    /// A request of `line`.
     fn access(&mut self, line: u64) -> Access;
     /// Drops `line` if resident (an inclusive hierarchy's back-invalidation);
     /// returns whether it was. Ghost entries are left as they are.

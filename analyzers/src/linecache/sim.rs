@@ -13,14 +13,18 @@ use crate::linemap::LineMap;
 /// One simulated cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LineConfig {
+    /// Replacement policy.
     pub policy: PolicyKind,
+    /// Capacity in bytes.
     pub size_bytes: u64,
+    /// Line size in bytes.
     pub line: u64,
     /// Ways per set; `None` is fully associative.
     pub assoc: Option<u64>,
 }
 
 impl LineConfig {
+    /// Capacity in lines.
     pub fn capacity_lines(&self) -> u64 {
         self.size_bytes / self.line.max(1)
     }
@@ -29,9 +33,13 @@ impl LineConfig {
 /// Hits, misses and traffic of some subset of requests.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Traffic {
+    /// Read requests that hit.
     pub read_hits: u64,
+    /// Read requests that missed.
     pub read_misses: u64,
+    /// Write requests that hit.
     pub write_hits: u64,
+    /// Write requests that missed.
     pub write_misses: u64,
     /// Bytes fetched from the next level: misses times the line size.
     pub bytes_in: u64,
@@ -89,18 +97,29 @@ impl EventLines {
 /// The result of one line cache. Field names are the JSON keys.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LineResult {
+    /// Replacement policy.
     pub policy: &'static str,
+    /// `line`.
     pub granularity: &'static str,
+    /// Line size in bytes.
     pub line: u64,
     /// `"full"` or the number of ways.
     pub assoc: Assoc,
+    /// Capacity in bytes.
     pub size_bytes: u64,
+    /// Capacity in lines.
     pub capacity_lines: u64,
+    /// Line requests.
     pub requests: u64,
+    /// Requests that hit.
     pub hits: u64,
+    /// Requests that missed.
     pub misses: u64,
+    /// `hits / requests`.
     pub hit_rate: f64,
+    /// `misses / requests`.
     pub miss_ratio: f64,
+    /// Hits, misses and traffic by operation.
     #[serde(flatten)]
     pub traffic: Traffic,
     /// By buffer role (parameter, activation, ...), the roles that occur.
@@ -117,6 +136,7 @@ enum SimPolicy {
     Other(Box<dyn Policy>),
 }
 
+/// One line cache replaying a trace.
 pub struct LineCacheSim {
     cfg: LineConfig,
     policy: SimPolicy,
@@ -159,6 +179,7 @@ impl LineCacheSim {
         }
     }
 
+    /// One event.
     #[inline]
     pub fn event(&mut self, e: &Event) {
         let (first, last) = self.layout.lines(e);
@@ -187,6 +208,7 @@ impl LineCacheSim {
         }
     }
 
+    /// The result.
     pub fn finish(self) -> LineResult {
         let t = self.total;
         let hits = t.read_hits + t.write_hits;
@@ -230,14 +252,17 @@ impl LineCacheSim {
 /// Collects the line-request stream of a trace (for `opt`, which needs the future).
 pub struct RequestCollector {
     layout: LineLayout,
+    /// Every line request, in order.
     pub requests: Vec<u64>,
 }
 
 impl RequestCollector {
+    /// An empty stream for a trace with this header in lines of `line` bytes.
     pub fn new(header: &Header, line: u64) -> RequestCollector {
         RequestCollector { layout: LineLayout::new(header, line), requests: Vec::new() }
     }
 
+    /// One event.
     pub fn event(&mut self, e: &Event) {
         let (a, b) = self.layout.lines(e);
         self.requests.extend(a..=b);
