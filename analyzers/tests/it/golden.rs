@@ -3,10 +3,8 @@
 //! committed beside them; where a golden trace is a reference protocol, its
 //! numbers are also the seed trackers'.
 
-#[path = "../../tests/common/mod.rs"]
-mod common;
-#[path = "../../tests/common/seed_summary.rs"]
-mod seed_summary;
+use crate::common;
+use crate::seed_summary;
 
 use assert_cmd::Command;
 

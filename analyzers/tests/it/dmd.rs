@@ -4,8 +4,7 @@
 //! hand-placed schedule of each algorithm, at 1 and 4 bytes per element,
 //! under both clocks.
 
-#[path = "../../tests/common/mod.rs"]
-mod common;
+use crate::common;
 
 use memtrace::Header;
 use memtrace_analyzers::dmd::{Clock, DmdConfig, DmdReport, Scan};

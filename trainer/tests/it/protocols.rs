@@ -4,8 +4,7 @@
 //! fields against the corrected streams, with per-tile buffers of the
 //! reference compared as ranges of one buffer).
 
-#[path = "../../tests/common/mod.rs"]
-mod common;
+use crate::common;
 
 use assert_cmd::Command;
 use memtrace::TraceReader;

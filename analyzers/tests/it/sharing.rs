@@ -4,8 +4,7 @@
 //! hash of `info`, equal for a trace and its compressed copy; and `-` for
 //! standard input and output, so that traces go through pipes.
 
-#[path = "../../tests/common/mod.rs"]
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -5,8 +5,7 @@
 //! review; accept it with `INSTA_UPDATE=always cargo test` (or
 //! `cargo insta review`) and commit the snapshot with the change.
 
-#[path = "../../tests/common/mod.rs"]
-mod common;
+use crate::common;
 
 use assert_cmd::Command;
 

@@ -2,8 +2,7 @@
 //! damage and fuzzing findings. Each is refused with one positioned line,
 //! exit status 1, and no panic.
 
-#[path = "../../tests/common/mod.rs"]
-mod common;
+use crate::common;
 
 use assert_cmd::Command;
 

@@ -2,8 +2,7 @@
 //! every epoch's accuracies and losses and the weights after training, all
 //! exactly equal, for all three variants; and seed 004's published epochs.
 
-#[path = "../../tests/common/mod.rs"]
-mod common;
+use crate::common;
 
 use memtrace_trainer::run::{RunConfig, Trainer};
 use memtrace_trainer::task::{RngKind, Shape};

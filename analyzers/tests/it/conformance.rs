@@ -3,10 +3,8 @@
 //! to 1e-9 relative) and `cache` at 8192 and 65536 floats. Once through the
 //! library, once through the `analyze` command line and its JSON.
 
-#[path = "../../tests/common/mod.rs"]
-mod common;
-#[path = "../../tests/common/seed_summary.rs"]
-mod seed_summary;
+use crate::common;
+use crate::seed_summary;
 
 use assert_cmd::Command;
 use memtrace::Header;

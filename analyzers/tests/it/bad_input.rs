@@ -1,8 +1,7 @@
 //! Bad input at the command line: one line on stderr that names the file
 //! and the position (byte or line), exit status 1, and never a panic.
 
-#[path = "../../tests/common/mod.rs"]
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

@@ -3,8 +3,7 @@
 //! exactly the listed misses for every policy and size, and the request and
 //! distinct-line counts of the layout rule.
 
-#[path = "../../tests/common/mod.rs"]
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 

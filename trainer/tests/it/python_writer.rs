@@ -3,10 +3,8 @@
 //! compressed; and for the same protocol its trace holds exactly the
 //! accesses of `record`'s (compared with `analyze diff`'s logic).
 
-#[path = "../../tests/common/mod.rs"]
-mod common;
-#[path = "../../tests/common/seed_summary.rs"]
-mod seed_summary;
+use crate::common;
+use crate::seed_summary;
 
 use std::path::Path;
 use std::process::Command;
