@@ -30,8 +30,9 @@ use crate::table::{thousands, Value};
 use crate::units::format_size;
 use serde_json::Value as Json;
 
-const NIL: u32 = u32::MAX;
+use crate::linecache::slab::{Linked, List, NIL};
 
+/// A resident object, on the LRU list.
 #[derive(Clone, Copy)]
 struct Node {
     buffer: u32,
@@ -42,16 +43,33 @@ struct Node {
     next: u32,
 }
 
+impl Linked for Node {
+    #[inline]
+    fn links(&self) -> (u32, u32) {
+        (self.prev, self.next)
+    }
+    #[inline]
+    fn set_links(&mut self, prev: u32, next: u32) {
+        (self.prev, self.next) = (prev, next);
+    }
+    #[inline]
+    fn set_prev(&mut self, prev: u32) {
+        self.prev = prev;
+    }
+    #[inline]
+    fn set_next(&mut self, next: u32) {
+        self.next = next;
+    }
+}
+
 /// A fully associative LRU cache of byte-sized objects keyed by buffer range.
 pub struct ObjectLru {
     capacity: u64,
     used: u64,
     nodes: Vec<Node>,
     free: Vec<u32>,
-    /// Most recently used.
-    head: u32,
-    /// Least recently used.
-    tail: u32,
+    /// Most recently used at the head.
+    lru: List,
     /// Per buffer: start -> node.
     resident: Vec<BTreeMap<u64, u32>>,
     elem_size: Vec<u64>,
@@ -65,38 +83,14 @@ impl ObjectLru {
             used: 0,
             nodes: Vec::new(),
             free: Vec::new(),
-            head: NIL,
-            tail: NIL,
+            lru: List::EMPTY,
             resident: vec![BTreeMap::new(); header.buffers.len()],
             elem_size: header.buffers.iter().map(|b| b.elem_size as u64).collect(),
         }
     }
 
-    fn unlink(&mut self, i: u32) {
-        let Node { prev, next, .. } = self.nodes[i as usize];
-        match prev {
-            NIL => self.head = next,
-            p => self.nodes[p as usize].next = next,
-        }
-        match next {
-            NIL => self.tail = prev,
-            n => self.nodes[n as usize].prev = prev,
-        }
-    }
-
-    fn push_front(&mut self, i: u32) {
-        let old = self.head;
-        self.nodes[i as usize].prev = NIL;
-        self.nodes[i as usize].next = old;
-        match old {
-            NIL => self.tail = i,
-            o => self.nodes[o as usize].prev = i,
-        }
-        self.head = i;
-    }
-
     fn remove(&mut self, i: u32) {
-        self.unlink(i);
+        self.lru.unlink(&mut self.nodes, i);
         let n = self.nodes[i as usize];
         self.resident[n.buffer as usize].remove(&n.start);
         self.used -= n.bytes;
@@ -113,10 +107,7 @@ impl ObjectLru {
     pub fn touch(&mut self, buffer: u32, start: u64, end: u64) -> bool {
         match self.containing(buffer, start, end) {
             Some(i) => {
-                if self.head != i {
-                    self.unlink(i);
-                    self.push_front(i);
-                }
+                self.lru.move_to_head(&mut self.nodes, i);
                 true
             }
             None => false,
@@ -133,16 +124,13 @@ impl ObjectLru {
         // Fast path: the same object is already resident.
         if let Some(&i) = self.resident[buffer as usize].get(&start) {
             if self.nodes[i as usize].end == end {
-                if self.head != i {
-                    self.unlink(i);
-                    self.push_front(i);
-                }
+                self.lru.move_to_head(&mut self.nodes, i);
                 return true;
             }
         }
         self.drop_overlapping(buffer, start, end);
         while self.used + bytes > self.capacity {
-            let lru = self.tail;
+            let lru = self.lru.tail;
             self.remove(lru);
         }
         let node = Node { buffer, start, end, bytes, prev: NIL, next: NIL };
@@ -158,7 +146,7 @@ impl ObjectLru {
         };
         self.resident[buffer as usize].insert(start, i);
         self.used += bytes;
-        self.push_front(i);
+        self.lru.push_head(&mut self.nodes, i);
         true
     }
 

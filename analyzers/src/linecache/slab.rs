@@ -1,5 +1,6 @@
 //! Intrusive doubly linked lists over a node slab (head is the newest
-//! end): the queues of every list-based policy.
+//! end): the queues of every list-based policy, and (through [`Linked`])
+//! the object cache's LRU list in `cache.rs`.
 
 use crate::linemap::LineMap;
 
@@ -26,6 +27,79 @@ pub(crate) struct List {
 
 impl List {
     pub(crate) const EMPTY: List = List { head: NIL, tail: NIL, len: 0 };
+
+    /// Puts node `i` (on no list) at the head.
+    #[inline]
+    pub(crate) fn push_head<N: Linked>(&mut self, nodes: &mut [N], i: u32) {
+        let old = self.head;
+        nodes[i as usize].set_links(NIL, old);
+        match old {
+            NIL => self.tail = i,
+            o => nodes[o as usize].set_prev(i),
+        }
+        self.head = i;
+        self.len += 1;
+    }
+
+    /// Takes node `i` off the list.
+    #[inline]
+    pub(crate) fn unlink<N: Linked>(&mut self, nodes: &mut [N], i: u32) {
+        let (prev, next) = nodes[i as usize].links();
+        match prev {
+            NIL => self.head = next,
+            p => nodes[p as usize].set_next(next),
+        }
+        match next {
+            NIL => self.tail = prev,
+            n => nodes[n as usize].set_prev(prev),
+        }
+        self.len -= 1;
+    }
+
+    /// Moves node `i` (on the list) to the head.
+    #[inline]
+    pub(crate) fn move_to_head<N: Linked>(&mut self, nodes: &mut [N], i: u32) {
+        if self.head != i {
+            self.unlink(nodes, i);
+            self.push_head(nodes, i);
+        }
+    }
+}
+
+/// A node of an intrusive list: its neighbours toward the head and the tail.
+///
+/// The object cache's LRU list uses [`List`]'s operations through this
+/// trait. The slab below keeps its own copy of the four linking operations
+/// for the line policies: routing them through the generic ones cost
+/// s3fifo 6% and arc 2% more instructions (callgrind), in their hottest loop.
+pub(crate) trait Linked {
+    /// `(prev, next)`.
+    fn links(&self) -> (u32, u32);
+    /// Sets both.
+    fn set_links(&mut self, prev: u32, next: u32);
+    /// Sets the neighbour toward the head.
+    fn set_prev(&mut self, prev: u32);
+    /// Sets the neighbour toward the tail.
+    fn set_next(&mut self, next: u32);
+}
+
+impl Linked for Node {
+    #[inline]
+    fn links(&self) -> (u32, u32) {
+        (self.prev, self.next)
+    }
+    #[inline]
+    fn set_links(&mut self, prev: u32, next: u32) {
+        (self.prev, self.next) = (prev, next);
+    }
+    #[inline]
+    fn set_prev(&mut self, prev: u32) {
+        self.prev = prev;
+    }
+    #[inline]
+    fn set_next(&mut self, next: u32) {
+        self.next = next;
+    }
 }
 
 #[derive(Default)]
