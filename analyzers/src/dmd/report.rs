@@ -151,12 +151,13 @@ impl DmdReport {
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(60)
-            .build_cartesian_2d(0.0..buckets as f64, 0.0..peak as f64 * 1.05)
+            .build_cartesian_2d(0.0..buckets as f64 + 1.0, 0.0..peak as f64 * 1.05)
             .map_err(|e| err(&e))?;
         hist.configure_mesh()
             .x_desc("live depth (log2 bucket: 2^k .. 2^(k+1)-1)")
             .y_desc("element reads")
             .x_label_formatter(&|x| format!("2^{}", *x as u64))
+            .y_label_formatter(&|y| thousands(*y as u64))
             .draw()
             .map_err(|e| err(&e))?;
         for (i, r) in reports.iter().enumerate() {

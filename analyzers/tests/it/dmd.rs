@@ -473,6 +473,30 @@ mod cli {
         assert!(String::from_utf8_lossy(&out.stderr).contains("line 2: role \"weights\""));
     }
 
+    #[test]
+    fn plot_draws_every_trace() {
+        let dir = tempfile::tempdir().unwrap();
+        let svg = dir.path().join("d.svg");
+        let (a, t) = ("traces/golden/expa_h500_standard.trace", "traces/golden/tiled_s43_T250.zst");
+        let out = analyze(&["dmd", "--plot", svg.to_str().unwrap(), a, t]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let text = std::fs::read_to_string(&svg).unwrap();
+        for want in ["cumulative bytedmd_live", "reads by live depth", a, t] {
+            assert!(text.contains(want), "the plot lacks {want:?}");
+        }
+        // A missing folder is refused before any work, in one line that says what to do.
+        for cmd in ["dmd", "mrc"] {
+            let out = analyze(&[cmd, "--plot", "no/such/dir/d.svg", a]);
+            assert_eq!(out.status.code(), Some(1));
+            assert!(out.stdout.is_empty(), "{cmd} printed before refusing");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(
+                err,
+                "analyze: no/such/dir/d.svg: cannot write the plot: no folder no/such/dir; create it or name another\n"
+            );
+        }
+    }
+
     /// The first non-empty role sets the buffer's role; without one, the name decides.
     #[test]
     fn roles_come_from_the_role_column_or_the_name() {

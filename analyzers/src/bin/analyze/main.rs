@@ -194,6 +194,17 @@ enum ClockArg {
 /// An error already carrying the file it concerns.
 pub struct Failure(pub String);
 
+/// Refuses a plot whose folder does not exist, before any work is done.
+fn check_plot(plot: Option<&Path>) -> Result<(), Failure> {
+    let Some(svg) = plot else { return Ok(()) };
+    match svg.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(dir) if !dir.is_dir() => {
+            Err(fail(svg, format!("cannot write the plot: no folder {}; create it or name another", dir.display())))
+        }
+        _ => Ok(()),
+    }
+}
+
 fn label(path: &Path) -> String {
     path.display().to_string()
 }
@@ -362,6 +373,7 @@ fn mrc(
     sample: f64,
 ) -> Result<(), Failure> {
     check_line(line, 1)?;
+    check_plot(plot)?;
     if !(sample > 0.0 && sample <= 1.0) {
         return Err(Failure(format!("--sample {sample}: a fraction of lines, 0 < R <= 1")));
     }
