@@ -443,6 +443,7 @@ fn dmd(
     plot: Option<&Path>,
     config: DmdConfig,
 ) -> Result<(), Failure> {
+    check_plot(plot)?;
     let reports = each(input, traces, json, |input, path| {
         let second = replay(input.open(path)?, path, |h| dmd::Scan::new(h, config))?;
         replay(input.open(path)?, path, |_| second)
