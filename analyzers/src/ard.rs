@@ -9,7 +9,7 @@ use memtrace::{Event, Header, Op};
 use serde::Serialize;
 
 use crate::clock::ReuseClock;
-use crate::report::{names, Named, Report};
+use crate::report::{by_name, names, Named, Report};
 use crate::table::{self, side_by_side, thousands, Table, Value};
 
 /// Per-buffer distance statistics over the reads that have a distance.
@@ -197,19 +197,7 @@ impl Report for ArdReport {
             }
             out.push_str(&t.render());
         } else {
-            let mut all: Vec<&String> = reports.iter().flat_map(|r| r.report.per_buffer.keys()).collect();
-            all.sort();
-            all.dedup();
-            let rows: Vec<(String, Vec<Value>)> = all
-                .iter()
-                .map(|name| {
-                    let vals = reports
-                        .iter()
-                        .map(|r| r.report.per_buffer.get(*name).map_or(Value::Missing, |b| Value::Float(b.avg_dist)))
-                        .collect();
-                    ((*name).clone(), vals)
-                })
-                .collect();
+            let rows = by_name(reports, |r| &r.per_buffer, |b| Value::Float(b.avg_dist));
             out.push_str(&side_by_side("avg dist by buffer", &names(reports), &rows));
         }
         out

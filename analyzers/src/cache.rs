@@ -30,7 +30,7 @@ use crate::table::{thousands, Value};
 use crate::units::format_size;
 use serde_json::Value as Json;
 
-use crate::linecache::slab::{Linked, List, NIL};
+use crate::linecache::slab::{alloc, linked_by_fields, List, NIL};
 
 /// A resident object, on the LRU list.
 #[derive(Clone, Copy)]
@@ -43,24 +43,7 @@ struct Node {
     next: u32,
 }
 
-impl Linked for Node {
-    #[inline]
-    fn links(&self) -> (u32, u32) {
-        (self.prev, self.next)
-    }
-    #[inline]
-    fn set_links(&mut self, prev: u32, next: u32) {
-        (self.prev, self.next) = (prev, next);
-    }
-    #[inline]
-    fn set_prev(&mut self, prev: u32) {
-        self.prev = prev;
-    }
-    #[inline]
-    fn set_next(&mut self, next: u32) {
-        self.next = next;
-    }
-}
+linked_by_fields!(Node);
 
 /// A fully associative LRU cache of byte-sized objects keyed by buffer range.
 pub struct ObjectLru {
@@ -133,17 +116,7 @@ impl ObjectLru {
             let lru = self.lru.tail;
             self.remove(lru);
         }
-        let node = Node { buffer, start, end, bytes, prev: NIL, next: NIL };
-        let i = match self.free.pop() {
-            Some(i) => {
-                self.nodes[i as usize] = node;
-                i
-            }
-            None => {
-                self.nodes.push(node);
-                (self.nodes.len() - 1) as u32
-            }
-        };
+        let i = alloc(&mut self.nodes, &mut self.free, Node { buffer, start, end, bytes, prev: NIL, next: NIL });
         self.resident[buffer as usize].insert(start, i);
         self.used += bytes;
         self.lru.push_head(&mut self.nodes, i);

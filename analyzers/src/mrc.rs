@@ -364,13 +364,7 @@ pub fn plot(path: &std::path::Path, curves: &[Named<Curve>]) -> Result<(), Strin
         })
         .draw()
         .map_err(|e| err(&e))?;
-    let colors = [
-        RGBColor(31, 119, 180),
-        RGBColor(255, 127, 14),
-        RGBColor(44, 160, 44),
-        RGBColor(214, 39, 40),
-        RGBColor(148, 103, 189),
-    ];
+    let colors = crate::report::PALETTE.map(|(r, g, b)| RGBColor(r, g, b));
     for (i, n) in curves.iter().enumerate() {
         let (name, c) = (&n.trace, &n.report);
         let color = colors[i % colors.len()];

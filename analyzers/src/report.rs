@@ -101,6 +101,27 @@ pub fn per_configuration<R>(
     out
 }
 
+/// One row per name found in any trace's `map`, in name order: the value
+/// `cell` gives, or `-` where a trace lacks the name (the side-by-side
+/// "by buffer" tables).
+pub fn by_name<R, V>(
+    reports: &[Named<R>],
+    map: impl Fn(&R) -> &std::collections::BTreeMap<String, V>,
+    cell: impl Fn(&V) -> Value,
+) -> Rows {
+    let mut all: Vec<&String> = reports.iter().flat_map(|r| map(&r.report).keys()).collect();
+    all.sort();
+    all.dedup();
+    all.into_iter()
+        .map(|name| {
+            (name.clone(), reports.iter().map(|r| map(&r.report).get(name).map_or(Value::Missing, &cell)).collect())
+        })
+        .collect()
+}
+
+/// Colours of the plots' series, in order.
+pub const PALETTE: [(u8, u8, u8); 5] = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189)];
+
 /// `a / b`, or 0 when `b` is 0.
 pub fn ratio(a: u64, b: u64) -> f64 {
     if b == 0 {

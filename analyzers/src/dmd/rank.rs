@@ -175,16 +175,7 @@ impl RankSet {
     }
 
     fn alloc(&mut self, node: Node) -> u32 {
-        match self.free.pop() {
-            Some(id) => {
-                self.nodes[id as usize] = node;
-                id
-            }
-            None => {
-                self.nodes.push(node);
-                (self.nodes.len() - 1) as u32
-            }
-        }
+        crate::linecache::slab::alloc(&mut self.nodes, &mut self.free, node)
     }
 
     /// Removes the value `key`; nothing if it is not in the set.

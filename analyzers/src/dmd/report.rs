@@ -5,7 +5,7 @@
 use memtrace::{Event, Header, TraceSummary};
 
 use super::{DmdReport, Replay, Scan};
-use crate::report::{names, Named, Report, Rows};
+use crate::report::{by_name, names, Named, Report, Rows, PALETTE};
 use crate::table::{side_by_side, thousands, Table, Value};
 
 impl crate::Analyzer for Scan {
@@ -76,19 +76,7 @@ impl Report for DmdReport {
         ];
         out.push_str(&side_by_side("metric", &names(reports), &rows));
         out.push('\n');
-        let mut buffers: Vec<&String> = reports.iter().flat_map(|r| r.report.per_buffer.keys()).collect();
-        buffers.sort();
-        buffers.dedup();
-        let rows: Rows = buffers
-            .iter()
-            .map(|name| {
-                let vals = reports
-                    .iter()
-                    .map(|r| r.report.per_buffer.get(*name).map_or(Value::Missing, |b| Value::Int(b.bytedmd_live)))
-                    .collect();
-                ((*name).clone(), vals)
-            })
-            .collect();
+        let rows = by_name(reports, |r| &r.per_buffer, |b| Value::Int(b.bytedmd_live));
         out.push_str(&side_by_side("bytedmd_live by buffer", &names(reports), &rows));
         out
     }
@@ -104,13 +92,7 @@ impl DmdReport {
         let root = SVGBackend::new(path, (1000, 420)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| err(&e))?;
         let (left, right) = root.split_horizontally(520);
-        let colors = [
-            RGBColor(31, 119, 180),
-            RGBColor(255, 127, 14),
-            RGBColor(44, 160, 44),
-            RGBColor(214, 39, 40),
-            RGBColor(148, 103, 189),
-        ];
+        let colors = PALETTE.map(|(r, g, b)| RGBColor(r, g, b));
         let top = reports.iter().map(|r| r.report.bytedmd_live).max().unwrap_or(1).max(1) as f64;
         let mut chart = ChartBuilder::on(&left)
             .caption("cumulative bytedmd_live", ("sans-serif", 18))

@@ -83,22 +83,45 @@ pub(crate) trait Linked {
     fn set_next(&mut self, next: u32);
 }
 
-impl Linked for Node {
-    #[inline]
-    fn links(&self) -> (u32, u32) {
-        (self.prev, self.next)
-    }
-    #[inline]
-    fn set_links(&mut self, prev: u32, next: u32) {
-        (self.prev, self.next) = (prev, next);
-    }
-    #[inline]
-    fn set_prev(&mut self, prev: u32) {
-        self.prev = prev;
-    }
-    #[inline]
-    fn set_next(&mut self, next: u32) {
-        self.next = next;
+/// `impl Linked` for a node type with `prev` and `next` fields.
+macro_rules! linked_by_fields {
+    ($node:ty) => {
+        impl $crate::linecache::slab::Linked for $node {
+            #[inline]
+            fn links(&self) -> (u32, u32) {
+                (self.prev, self.next)
+            }
+            #[inline]
+            fn set_links(&mut self, prev: u32, next: u32) {
+                (self.prev, self.next) = (prev, next);
+            }
+            #[inline]
+            fn set_prev(&mut self, prev: u32) {
+                self.prev = prev;
+            }
+            #[inline]
+            fn set_next(&mut self, next: u32) {
+                self.next = next;
+            }
+        }
+    };
+}
+pub(crate) use linked_by_fields;
+
+linked_by_fields!(Node);
+
+/// Stores `node` in a free slot of `nodes` (from `free`) or at the end; its index.
+#[inline]
+pub(crate) fn alloc<T>(nodes: &mut Vec<T>, free: &mut Vec<u32>, node: T) -> u32 {
+    match free.pop() {
+        Some(i) => {
+            nodes[i as usize] = node;
+            i
+        }
+        None => {
+            nodes.push(node);
+            (nodes.len() - 1) as u32
+        }
     }
 }
 
@@ -112,17 +135,7 @@ pub(crate) struct Slab {
 impl Slab {
     #[inline]
     pub(crate) fn alloc(&mut self, line: u64, list: u8) -> u32 {
-        let node = Node { line, prev: NIL, next: NIL, freq: 0, list };
-        let i = match self.free.pop() {
-            Some(i) => {
-                self.nodes[i as usize] = node;
-                i
-            }
-            None => {
-                self.nodes.push(node);
-                (self.nodes.len() - 1) as u32
-            }
-        };
+        let i = alloc(&mut self.nodes, &mut self.free, Node { line, prev: NIL, next: NIL, freq: 0, list });
         self.map.insert(line, i);
         i
     }
