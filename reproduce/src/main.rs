@@ -409,7 +409,7 @@ fn perlayer_batch(t: &Tools, report: &mut Report, seeds: &[u64]) -> Res<Vec<(Str
             (full.then_some(5.0), Cell::int(solved)),
             (full.then_some(p.mean_epochs), Cell::Fixed(epochs / solved.max(1) as f64, 1)),
         ]);
-        summary.row_extend(vec![Cell::Fixed(p.wall_s, 3), Cell::Fixed(wall / n, 4)]);
+        summary.row_extend(vec![Cell::Fixed(p.wall_s, 3), Cell::Measured(wall / n, 4)]);
         let _ = all_match;
         bars.push((p.name.to_string(), epochs / solved.max(1) as f64));
     }

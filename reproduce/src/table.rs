@@ -14,7 +14,14 @@ pub enum Cell {
     Percent1(f64),
     Text(String),
     Empty,
+    /// A figure measured on this machine by this run (a wall time): printed,
+    /// but kept out of the tracked report, so that running the demo leaves
+    /// the checkout as it was.
+    Measured(f64, usize),
 }
+
+/// What the report file shows for a [`Cell::Measured`].
+pub const MEASURED_IN_FILE: &str = "(printed by make demo)";
 
 impl Cell {
     pub fn int(v: u64) -> Cell {
@@ -32,7 +39,7 @@ impl Cell {
             Cell::Fixed(v, d) => Some((v * 10f64.powi(d as i32)).round() / 10f64.powi(d as i32)),
             Cell::Percent0(v) => Some((v * 100.0).round()),
             Cell::Percent1(v) => Some((v * 1000.0).round() / 10.0),
-            Cell::Text(_) | Cell::Empty => None,
+            Cell::Text(_) | Cell::Empty | Cell::Measured(..) => None,
         }
     }
 
@@ -40,7 +47,7 @@ impl Cell {
         match self {
             Cell::Int(v) => thousands(*v as f64),
             Cell::Rounded(v) => thousands(v.round()),
-            Cell::Fixed(v, d) => format!("{v:.d$}"),
+            Cell::Fixed(v, d) | Cell::Measured(v, d) => format!("{v:.d$}"),
             Cell::Percent0(v) => format!("{:.0}%", v * 100.0),
             Cell::Percent1(v) => format!("{:.1}%", v * 100.0),
             Cell::Text(t) => t.clone(),
@@ -81,6 +88,8 @@ pub struct Table {
     pub title: String,
     headers: Vec<String>,
     rows: Vec<Vec<String>>,
+    /// `(row, column)` of the cells that are [`Cell::Measured`].
+    measured: Vec<(usize, usize)>,
     notes: Vec<String>,
     compared: usize,
     matched: usize,
@@ -92,6 +101,7 @@ impl Table {
             title: title.into(),
             headers: headers.iter().map(|h| h.to_string()).collect(),
             rows: Vec::new(),
+            measured: Vec::new(),
             notes: Vec::new(),
             compared: 0,
             matched: 0,
@@ -105,12 +115,17 @@ impl Table {
     }
 
     pub fn row_cells(&mut self, cells: Vec<Cell>) {
-        self.rows.push(cells.iter().map(Cell::render).collect());
+        self.rows.push(Vec::new());
+        self.row_extend(cells);
     }
 
     pub fn row_extend(&mut self, cells: Vec<Cell>) {
-        if let Some(r) = self.rows.last_mut() {
-            r.extend(cells.iter().map(Cell::render));
+        let Some(row) = self.rows.len().checked_sub(1) else { return };
+        for c in cells {
+            if matches!(c, Cell::Measured(..)) {
+                self.measured.push((row, self.rows[row].len()));
+            }
+            self.rows[row].push(c.render());
         }
     }
 
@@ -180,9 +195,12 @@ impl Table {
         let mut out = format!("## {}\n\n", self.title);
         out += &format!("| {} |\n", self.headers.join(" | "));
         out += &format!("|{}\n", "---|".repeat(self.headers.len()));
-        for r in &self.rows {
+        for (i, r) in self.rows.iter().enumerate() {
             let mut cells = r.clone();
             cells.resize(self.headers.len(), String::new());
+            for &(_, col) in self.measured.iter().filter(|(row, _)| *row == i) {
+                cells[col] = MEASURED_IN_FILE.into();
+            }
             out += &format!("| {} |\n", cells.join(" | "));
         }
         for n in &self.notes {
@@ -237,6 +255,17 @@ impl Report {
 
 #[cfg(test)]
 mod tests {
+    /// A wall time reaches the terminal, never the tracked report: the
+    /// demo leaves the checkout as it found it.
+    #[test]
+    fn measured_cells_stay_out_of_the_report_file() {
+        let mut t = Table::new("t", &["variant", "wall s"]);
+        t.row_cells(vec![Cell::Text("a".into()), Cell::Measured(0.012345, 4)]);
+        assert!(t.text().contains("0.0123"));
+        let md = t.markdown();
+        assert!(md.contains(MEASURED_IN_FILE) && !md.contains("0.0123"), "{md}");
+    }
+
     use super::*;
 
     #[test]

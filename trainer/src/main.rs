@@ -391,6 +391,7 @@ fn run(cli: Cli, stop: &AtomicBool) -> Result<(), String> {
             interrupted(stop)?;
         }
     }
+    let backward = tracer.backward();
     let summary = tracer.finish().map_err(|e| format!("{shown}: {e}"))?;
     let wall = started.elapsed().as_secs_f64();
     if cli.json {
@@ -420,6 +421,11 @@ fn run(cli: Cli, stop: &AtomicBool) -> Result<(), String> {
             summary.raw_bytes,
             if whole_run { String::new() } else { format!("; window starts at sample {start}") }
         );
+        if !backward {
+            eprintln!(
+                "{shown}: no sample in the window has margin < 1: forward passes only (--first-active starts at the first that has)"
+            );
+        }
     }
     Ok(())
 }

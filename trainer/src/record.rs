@@ -64,6 +64,8 @@ pub struct TraceRecorder {
     table: BufferTable,
     writer: TraceWriter,
     step: u32,
+    /// Whether a gradient or accumulator was touched: a backward pass ran.
+    backward: bool,
     error: Option<memtrace::Error>,
 }
 
@@ -93,12 +95,19 @@ impl TraceRecorder {
         open: impl FnOnce(Header) -> memtrace::Result<TraceWriter>,
     ) -> memtrace::Result<Self> {
         let table = BufferTable::register(&mut header, n_bits, hidden, batch)?;
-        Ok(TraceRecorder { table, writer: open(header)?, step: 0, error: None })
+        Ok(TraceRecorder { table, writer: open(header)?, step: 0, backward: false, error: None })
     }
 
     /// Events recorded so far.
     pub fn events(&self) -> u64 {
         self.writer.events()
+    }
+
+    /// Whether any recorded step ran a backward pass (touched a gradient or
+    /// an accumulator); a window of samples that all have margin >= 1 holds
+    /// forward passes only.
+    pub fn backward(&self) -> bool {
+        self.backward
     }
 
     /// Whether a write failed (the error comes back from `finish`).
@@ -121,6 +130,7 @@ impl Tracer for TraceRecorder {
         if self.error.is_some() {
             return;
         }
+        self.backward |= matches!(buf.role(), memtrace::Role::Gradient | memtrace::Role::Accumulator);
         let id = self.table.id(buf, sample);
         if let Err(e) = self.writer.access(id, op, offset as u64, len as u64, self.step) {
             self.error = Some(e);

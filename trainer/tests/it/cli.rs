@@ -162,3 +162,30 @@ fn record_writes_a_raw_trace_to_standard_output() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--json with -o -"));
 }
+
+/// A traced window whose samples all have margin >= 1 holds no backward
+/// pass, and `record` says so; `--first-active` starts where one trains.
+#[test]
+fn a_window_without_an_update_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str]| {
+        let out = assert_cmd::Command::cargo_bin("record")
+            .unwrap()
+            .args(["--hidden", "1000", "-o"])
+            .arg(dir.path().join("t.zst"))
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        std::fs::remove_file(dir.path().join("t.zst")).unwrap();
+        String::from_utf8_lossy(&out.stderr).to_string()
+    };
+    let forward = run(&[]);
+    assert!(
+        forward.contains("18 events")
+            && forward.contains("no sample in the window has margin < 1: forward passes only"),
+        "{forward}"
+    );
+    let active = run(&["--first-active"]);
+    assert!(active.contains("window starts at sample 1") && !active.contains("forward passes only"), "{active}");
+}
