@@ -272,13 +272,24 @@ impl crate::Analyzer for Mrc {
 pub struct MrcReport {
     /// At the sizes asked for, or wherever the curve changes.
     pub points: Vec<Point>,
+    /// The SHARDS sampling rate: 1 for the exact curve; below, every count
+    /// is an estimate (sampled counts scaled by 1 / sample).
+    pub sample: f64,
 }
 
 impl MrcReport {
     /// The points of `curve` at `sizes` (every step when empty).
     pub fn of(curve: &Curve, sizes: &[u64]) -> MrcReport {
-        MrcReport {
-            points: if sizes.is_empty() { curve.steps() } else { sizes.iter().map(|&s| curve.point(s)).collect() },
+        let points = if sizes.is_empty() { curve.steps() } else { sizes.iter().map(|&s| curve.point(s)).collect() };
+        MrcReport { points, sample: curve.sample }
+    }
+
+    /// `, estimated (SHARDS sample 0.1)` for a sampled curve; nothing for an exact one.
+    fn estimated(&self) -> String {
+        if self.sample < 1.0 {
+            format!(", estimated (SHARDS sample {})", self.sample)
+        } else {
+            String::new()
         }
     }
 
@@ -304,9 +315,8 @@ impl Report for MrcReport {
                 a.len() == b.len() && a.iter().zip(b).all(|(a, b)| a.size_bytes == b.size_bytes)
             });
         if same_sizes {
-            let mut table = Table::new(
-                std::iter::once("LRU miss ratio".to_string()).chain(curves.iter().map(|c| c.trace.clone())).collect(),
-            );
+            let corner = format!("LRU miss ratio{}", curves[0].report.estimated());
+            let mut table = Table::new(std::iter::once(corner).chain(curves.iter().map(|c| c.trace.clone())).collect());
             let requests = curves.iter().map(|c| c.report.points.first().map_or(0, |p| p.requests));
             table.row(std::iter::once("requests".to_string()).chain(requests.map(thousands)).collect());
             for (i, p) in curves[0].report.points.iter().enumerate() {
@@ -320,7 +330,7 @@ impl Report for MrcReport {
         }
         let mut out = String::new();
         for c in curves {
-            out.push_str(&format!("LRU miss-ratio curve of {}\n", c.trace));
+            out.push_str(&format!("LRU miss-ratio curve of {}{}\n", c.trace, c.report.estimated()));
             let mut table =
                 Table::new(["cache size", "misses", "requests", "miss ratio"].iter().map(|s| s.to_string()).collect());
             for p in &c.report.points {
@@ -344,24 +354,26 @@ pub fn plot(path: &std::path::Path, curves: &[Named<Curve>]) -> Result<(), Strin
     let err = |e: &dyn std::fmt::Display| format!("cannot draw the plot: {e}");
     let root = SVGBackend::new(path, (800, 480)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| err(&e))?;
-    let max_size =
-        curves.iter().map(|n| (n.report.hist.len() as u64 + 1) * n.report.line).max().unwrap_or(64).max(128) as f64;
+    // The axis runs a power of two past the largest size where a curve
+    // changes, so the working-set cliff is not pressed against the frame.
+    let largest = curves.iter().map(|n| (n.report.hist.len() as u64 + 1) * n.report.line).max().unwrap_or(64).max(128);
+    let max_size = (largest.next_power_of_two() * 2) as f64;
+    // Ticks at powers of two, at most about ten of them.
+    let powers: Vec<f64> = (6..=max_size.log2() as u32).map(|k| (1u64 << k) as f64).collect();
+    let every = powers.len().div_ceil(10).max(1);
+    let ticks: Vec<f64> = powers.iter().copied().step_by(every).collect();
     let mut chart = ChartBuilder::on(&root)
         .caption("LRU miss-ratio curve", ("sans-serif", 20))
         .margin(15)
         .x_label_area_size(45)
         .y_label_area_size(60)
-        .build_cartesian_2d((64.0..max_size).log_scale(), 0.0..1.0)
+        .build_cartesian_2d((64.0..max_size).log_scale().with_key_points(ticks), 0.0..1.0)
         .map_err(|e| err(&e))?;
     chart
         .configure_mesh()
         .x_desc("cache size (bytes, log scale)")
         .y_desc("miss ratio")
-        .x_label_formatter(&|x| match *x {
-            x if x >= 1048576.0 => format!("{:.0}MiB", x / 1048576.0),
-            x if x >= 1024.0 => format!("{:.0}KiB", x / 1024.0),
-            x => format!("{x:.0}B"),
-        })
+        .x_label_formatter(&|x| format_size(x.round() as u64))
         .draw()
         .map_err(|e| err(&e))?;
     let colors = crate::report::PALETTE.map(|(r, g, b)| RGBColor(r, g, b));

@@ -30,11 +30,28 @@ pub fn parse_sizes(text: &str) -> Result<Vec<u64>, String> {
     text.split(',').filter(|s| !s.trim().is_empty()).map(parse_size).collect()
 }
 
-/// Formats bytes the way they are parsed: `32KiB`, `1MiB`, `1000B`.
+/// Formats bytes for people, one rule everywhere: bytes below 1 KiB, else
+/// the largest binary unit that keeps the number at least 1, exact when it
+/// is a whole number of that unit (`32KiB`, `1MiB`, `1000B`, which parse
+/// back), else at most three significant digits (`1.06KiB` for 1088 bytes,
+/// `86.2KiB`, `1.5MiB`). JSON always carries the exact number of bytes.
 pub fn format_size(bytes: u64) -> String {
-    for (shift, unit) in [(30, "GiB"), (20, "MiB"), (10, "KiB")] {
-        if bytes >= 1 << shift && bytes % (1 << shift) == 0 {
-            return format!("{}{unit}", bytes >> shift);
+    for (shift, unit) in [(40, "TiB"), (30, "GiB"), (20, "MiB"), (10, "KiB")] {
+        if bytes >= 1 << shift {
+            if bytes % (1 << shift) == 0 {
+                return format!("{}{unit}", bytes >> shift);
+            }
+            let v = bytes as f64 / (1u64 << shift) as f64;
+            let decimals = if v >= 100.0 {
+                0
+            } else if v >= 10.0 {
+                1
+            } else {
+                2
+            };
+            let text = format!("{v:.decimals$}");
+            let text = if text.contains('.') { text.trim_end_matches('0').trim_end_matches('.') } else { &text };
+            return format!("{text}{unit}");
         }
     }
     format!("{bytes}B")
@@ -63,6 +80,19 @@ mod tests {
         assert!(parse_size("0").is_err());
         assert!(parse_size("99999999999999999999").is_err());
         assert!(parse_size("17179869184G").is_err());
+    }
+
+    #[test]
+    fn sizes_print_in_one_unit_rule() {
+        assert_eq!(format_size(64), "64B");
+        assert_eq!(format_size(1000), "1000B");
+        assert_eq!(format_size(1024), "1KiB");
+        assert_eq!(format_size(1088), "1.06KiB");
+        assert_eq!(format_size(20096), "19.6KiB");
+        assert_eq!(format_size(88320), "86.2KiB");
+        assert_eq!(format_size(1536 * 1024), "1.5MiB");
+        assert_eq!(format_size(150 * 1024 + 512), "150KiB", "three significant digits");
+        assert_eq!(format_size(3 << 30), "3GiB");
     }
 
     #[test]

@@ -184,3 +184,25 @@ fn stack_distance_histograms_count_exactly_the_lru_hits() {
     // Without --stack the key is absent, so existing consumers see no change.
     assert!(run(&["hist", "--json"]).get("stack").is_none());
 }
+
+/// A configuration is refused unless it is what gets simulated: less than
+/// a line, a size that is not whole lines, ways that do not divide the lines.
+#[test]
+fn configurations_that_would_degenerate_are_refused() {
+    let trace = common::root().join("traces/golden/expa_h500_standard.trace");
+    for (args, says) in [
+        (vec!["cache", "--granularity", "line", "--size", "40"], "--size 40B: smaller than one 64-byte line"),
+        (vec!["cache", "--granularity", "line", "--size", "100"], "--size 100B: not a whole number of 64-byte lines"),
+        (
+            vec!["cache", "--granularity", "line", "--size", "32KiB", "--assoc", "3"],
+            "--size 32KiB with 3 ways: its 512 lines do not split into sets of 3",
+        ),
+        (vec!["energy", "--level", "32KiB:3"], "--level 32KiB with 3 ways: its 512 lines do not split into sets of 3"),
+    ] {
+        let out = assert_cmd::Command::cargo_bin("analyze").unwrap().args(&args).arg(&trace).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.starts_with(&format!("analyze: {says}")) && err.lines().count() == 1, "{args:?}: {err}");
+        assert!(out.stdout.is_empty());
+    }
+}

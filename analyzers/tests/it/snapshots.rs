@@ -51,6 +51,11 @@ fn dmd_side_by_side() {
 }
 
 #[test]
+fn mrc_sampled_says_estimated() {
+    insta::assert_snapshot!(analyze(&format!("mrc --sample 0.5 --size 32KiB,64KiB {A} {T}")));
+}
+
+#[test]
 fn hist() {
     insta::assert_snapshot!(analyze(&format!("hist {T}")));
 }

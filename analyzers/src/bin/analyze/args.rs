@@ -67,6 +67,33 @@ pub fn parse_level(s: &str) -> Result<LevelConfig, String> {
     Ok(LevelConfig { size_bytes: size, assoc, policy, pj_per_word: default_pj_per_word(size) })
 }
 
+/// A cache of `size` bytes in `line`-byte lines with `ways` per set (or
+/// fully associative): refused unless it is what gets simulated, whole
+/// lines split into whole sets.
+pub fn check_cache(flag: &str, size: u64, line: u64, ways: Option<u64>) -> Result<(), Failure> {
+    use memtrace_analyzers::units::format_size;
+    if size < line {
+        return Err(Failure(format!(
+            "{flag} {}: smaller than one {line}-byte line; a line cache holds whole lines",
+            format_size(size)
+        )));
+    }
+    if size % line != 0 {
+        return Err(Failure(format!(
+            "{flag} {}: not a whole number of {line}-byte lines; give a multiple of the line size",
+            format_size(size)
+        )));
+    }
+    let lines = size / line;
+    match ways {
+        Some(w) if w < lines && lines % w != 0 => Err(Failure(format!(
+            "{flag} {} with {w} ways: its {lines} lines do not split into sets of {w}; choose ways that divide {lines}",
+            format_size(size)
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// `--line`: a power of two of at least `least` bytes.
 pub fn check_line(line: u64, least: u64) -> Result<(), Failure> {
     if line >= least.max(1) && line.is_power_of_two() {

@@ -25,7 +25,7 @@ use memtrace_analyzers::mrc::{self, Mrc, MrcReport};
 use memtrace_analyzers::{replay_with_progress, Analyzer, Named, Report};
 use rayon::prelude::*;
 
-use args::{check_line, parse_level, parse_policy, parse_sizes, parse_ways, parse_weight, Ways};
+use args::{check_cache, check_line, parse_level, parse_policy, parse_sizes, parse_ways, parse_weight, Ways};
 use input::{fail, Input, Progress};
 
 #[derive(Parser)]
@@ -338,6 +338,9 @@ fn line_cache(
     policies: &[PolicyKind],
 ) -> Result<(), Failure> {
     check_line(line, 1)?;
+    for &size in sizes {
+        check_cache("--size", size, line, assoc.0)?;
+    }
     let configs: Vec<LineConfig> = sizes
         .iter()
         .flat_map(|&s| policies.iter().map(move |&p| LineConfig { policy: p, size_bytes: s, line, assoc: assoc.0 }))
@@ -422,8 +425,8 @@ fn energy(
         }
         dram = pj_per_word[levels.len()];
     }
-    if let Some(l) = levels.iter().find(|l| l.size_bytes < line) {
-        return Err(Failure(format!("--level {}: smaller than one {line}-byte line", l.size_bytes)));
+    for l in &levels {
+        check_cache("--level", l.size_bytes, line, l.assoc)?;
     }
     each(input, traces, json, |input, path| {
         let reader = input.open(path)?;
