@@ -30,8 +30,9 @@ pub struct BufferArd {
 /// The result of `analyze ard`. Field names are the JSON keys.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ArdReport {
-    /// Sum of element distances over elements read with a distance, divided by their count.
-    pub weighted_ard: f64,
+    /// Sum of element distances over elements read with a distance, divided
+    /// by their count; `null` when no element was read with a distance.
+    pub weighted_ard: Option<f64>,
     /// Sum over elements read with a distance of sqrt(distance).
     pub dmc: f64,
     /// The final clock: elements accessed, reads and writes.
@@ -136,7 +137,7 @@ impl Ard {
             })
             .collect();
         ArdReport {
-            weighted_ard: ratio(self.weighted_sum, self.warm_elements),
+            weighted_ard: (self.warm_elements > 0).then(|| ratio(self.weighted_sum, self.warm_elements)),
             dmc: self.dmc,
             total_floats_accessed: self.clock.now(),
             total_floats_read: self.warm_elements,
@@ -171,7 +172,7 @@ impl Report for ArdReport {
     fn text(reports: &[Named<ArdReport>]) -> String {
         let col = |f: fn(&ArdReport) -> Value| reports.iter().map(|r| f(&r.report)).collect::<Vec<_>>();
         let rows = vec![
-            ("weighted ARD".to_string(), col(|r| Value::Float(r.weighted_ard))),
+            ("weighted ARD".to_string(), col(|r| r.weighted_ard.map_or(Value::Missing, Value::Float))),
             ("dmc".to_string(), col(|r| Value::Float(r.dmc))),
             ("total floats accessed".to_string(), col(|r| Value::Int(r.total_floats_accessed))),
             ("floats read (warm)".to_string(), col(|r| Value::Int(r.total_floats_read))),
@@ -199,6 +200,15 @@ impl Report for ArdReport {
         } else {
             let rows = by_name(reports, |r| &r.per_buffer, |b| Value::Float(b.avg_dist));
             out.push_str(&side_by_side("avg dist by buffer", &names(reports), &rows));
+        }
+        for r in reports.iter().filter(|r| r.report.cold_reads > r.report.reads) {
+            out.push_str(&format!(
+                "\nnote: {}: {} of {} reads are of data never written, which reuse distance cannot price; \
+                 `analyze hist --stack` and `analyze dmd` price them\n",
+                r.trace,
+                thousands(r.report.cold_reads),
+                thousands(r.report.cold_reads + r.report.reads)
+            ));
         }
         out
     }

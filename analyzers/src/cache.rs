@@ -157,8 +157,8 @@ pub struct CacheResult {
     pub misses: u64,
     /// Reads, hits plus misses (writes are not counted).
     pub total_accesses: u64,
-    /// `hits / reads`.
-    pub hit_rate: f64,
+    /// `hits / reads`; `null` when nothing was read.
+    pub hit_rate: Option<f64>,
     /// Weighted ARD over the warm elements of the reads that missed.
     pub effective_ard: f64,
     /// Warm elements of the reads that missed.
@@ -234,7 +234,7 @@ impl ObjectCaches {
                     hits: c.hits,
                     misses: c.misses,
                     total_accesses: total,
-                    hit_rate: if total == 0 { 0.0 } else { c.hits as f64 / total as f64 },
+                    hit_rate: (total > 0).then(|| c.hits as f64 / total as f64),
                     effective_ard: ratio(c.miss_sum, c.miss_warm),
                     total_miss_floats: c.miss_warm,
                 }
@@ -257,7 +257,7 @@ impl crate::Analyzer for ObjectCaches {
 fn cache_rows(results: &[&CacheResult]) -> Rows {
     let col = |f: fn(&CacheResult) -> Value| results.iter().map(|r| f(r)).collect::<Vec<_>>();
     vec![
-        ("hit rate".to_string(), col(|r| Value::Percent(r.hit_rate))),
+        ("hit rate".to_string(), col(|r| r.hit_rate.map_or(Value::Missing, Value::Percent))),
         ("hits".to_string(), col(|r| Value::Int(r.hits))),
         ("misses".to_string(), col(|r| Value::Int(r.misses))),
         ("reads".to_string(), col(|r| Value::Int(r.total_accesses))),

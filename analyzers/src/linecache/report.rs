@@ -33,7 +33,7 @@ impl crate::Analyzer for RequestCollector {
 fn line_rows(results: &[&LineResult]) -> Rows {
     let col = |f: fn(&LineResult) -> Value| results.iter().map(|r| f(r)).collect::<Vec<_>>();
     vec![
-        ("hit rate".to_string(), col(|r| Value::Percent(r.hit_rate))),
+        ("hit rate".to_string(), col(|r| r.hit_rate.map_or(Value::Missing, Value::Percent))),
         ("line requests".to_string(), col(|r| Value::Int(r.requests))),
         ("read hits".to_string(), col(|r| Value::Int(r.traffic.read_hits))),
         ("read misses".to_string(), col(|r| Value::Int(r.traffic.read_misses))),

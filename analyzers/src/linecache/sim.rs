@@ -116,9 +116,9 @@ pub struct LineResult {
     /// Requests that missed.
     pub misses: u64,
     /// `hits / requests`.
-    pub hit_rate: f64,
+    pub hit_rate: Option<f64>,
     /// `misses / requests`.
-    pub miss_ratio: f64,
+    pub miss_ratio: Option<f64>,
     /// Hits, misses and traffic by operation.
     #[serde(flatten)]
     pub traffic: Traffic,
@@ -229,7 +229,7 @@ impl LineCacheSim {
             r.bytes_written_back += b.bytes_written_back;
             per_buffer.insert(name.clone(), *b);
         }
-        let ratio = |a: u64| if requests == 0 { 0.0 } else { a as f64 / requests as f64 };
+        let ratio = |a: u64| (requests > 0).then(|| a as f64 / requests as f64);
         LineResult {
             policy: self.cfg.policy.name(),
             granularity: "line",

@@ -115,3 +115,47 @@ fn errors_are_one_line() {
     insta::assert_snapshot!(analyze(&format!("cache --granularity line --size 32KiB --line 48 {A}")));
     insta::assert_snapshot!(analyze("info traces/golden/README.md"));
 }
+
+/// Runs `analyze` in `dir` (so tables print the short names given).
+fn analyze_in(dir: &std::path::Path, args: &str) -> String {
+    let out = Command::cargo_bin("analyze").unwrap().current_dir(dir).args(args.split_whitespace()).output().unwrap();
+    format!(
+        "$ analyze {args}\nexit {}\n--- stdout\n{}--- stderr\n{}",
+        out.status.code().map_or("signal".to_string(), |c| c.to_string()),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Figures that are undefined print `-` (and `null` in JSON), not 0; a
+/// trace whose reads are mostly of data never written says where to look.
+#[test]
+fn undefined_figures_and_cold_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, csv) in
+        [("writes.trace", "op,buffer,size\nW,out,3\n"), ("cold.trace", "op,buffer,size\nR,x,10\nR,w,4\nW,y,1\nR,y,1\n")]
+    {
+        let path = dir.path().join(name.replace(".trace", ".csv"));
+        std::fs::write(&path, csv).unwrap();
+        let out = Command::cargo_bin("analyze")
+            .unwrap()
+            .arg("import")
+            .arg(&path)
+            .arg("-o")
+            .arg(dir.path().join(name))
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+    }
+    let mut all = String::new();
+    for args in [
+        "ard writes.trace cold.trace",
+        "ard --json writes.trace",
+        "cache --size 32KiB writes.trace",
+        "cache --granularity line --size 1KiB --json writes.trace",
+    ] {
+        all.push_str(&analyze_in(dir.path(), args));
+        all.push('\n');
+    }
+    insta::assert_snapshot!(all);
+}
