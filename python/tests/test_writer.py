@@ -1,18 +1,23 @@
 """Unit tests of the Python writer: python3 -m unittest discover -s python/tests"""
 import os
 import struct
+import subprocess
 import sys
 import tempfile
 import unittest
 import warnings
 import zlib
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from helpers import ROOT, TempDirTest  # noqa: E402  (puts the package on the path)
+
+import memtrace  # noqa: E402
+import memtrace.writer  # noqa: E402
 from memtrace import TraceWriter, guess_role  # noqa: E402
 
 
 def parse(path):
-    data = open(path, "rb").read()
+    with open(path, "rb") as f:
+        data = f.read()
     if data[:4] == b"\x28\xb5\x2f\xfd":
         import zstandard
         data = zstandard.ZstdDecompressor().decompressobj().decompress(data)
@@ -81,7 +86,8 @@ class WriterTest(unittest.TestCase):
             warnings.simplefilter("always")
             with TraceWriter(p) as t:
                 t.write("W1", 10)
-        head = open(p, "rb").read(4)
+        with open(p, "rb") as f:
+            head = f.read(4)
         try:
             import zstandard  # noqa: F401
             self.assertEqual(head, b"\x28\xb5\x2f\xfd")
@@ -95,6 +101,134 @@ class WriterTest(unittest.TestCase):
         self.assertEqual(guess_role("acc_dW1"), "accumulator")
         self.assertEqual(guess_role("dh_pre_3"), "gradient")
         self.assertEqual(guess_role("h_pre"), "activation")
+
+
+class Fixes(TempDirTest):
+    """Issue 15's writer fixes: each check fails on the writer before them."""
+
+    def test_numpy_integers_are_integers_and_bools_are_not(self):
+        try:
+            import numpy as np
+        except ImportError:
+            self.skipTest("numpy not installed")
+        W = np.zeros((100, 200))
+        p = self.path("t.trace")
+        with TraceWriter(p) as t:
+            t.write("W1", np.prod(W.shape), offset=np.int32(0))
+            t.read("W1", W.shape[0], offset=np.uint64(7))
+            for bad in (True, np.bool_(True), 2.0, "3"):
+                with self.assertRaises(ValueError) as cm:
+                    t.read("W1", bad)
+                self.assertIn("integer", str(cm.exception))
+        data, _, hlen, *_ = parse(p)
+        self.assertEqual(struct.unpack_from("<QI", data, hlen), (0, 20000))
+        self.assertEqual(struct.unpack_from("<QI", data, hlen + 24), (7, 100))
+
+    def test_a_missing_folder_is_refused_at_construction_naming_the_output(self):
+        for path, what in ((self.path("nosuch/t.trace"), "no such directory"),):
+            with self.assertRaises(FileNotFoundError) as cm:
+                TraceWriter(path)
+            self.assertIn(path, str(cm.exception))
+            self.assertIn(what, str(cm.exception))
+            self.assertNotIn(".memtrace-events", str(cm.exception))
+        open(self.path("file"), "w").close()
+        with self.assertRaises(FileNotFoundError) as cm:
+            TraceWriter(self.path("file/t.trace"))
+        self.assertIn("not a directory", str(cm.exception))
+
+    def test_an_existing_file_is_replaced_only_with_force(self):
+        p = self.path("t.trace")
+        with open(p, "w") as f:
+            f.write("precious")
+        with self.assertRaises(FileExistsError) as cm:
+            TraceWriter(p)
+        self.assertIn("force=True", str(cm.exception))
+        with open(p) as f:
+            self.assertEqual(f.read(), "precious")
+        with TraceWriter(p, force=True) as t:
+            t.write("W1", 1)
+        self.assertEqual(parse(p)[5], 1)
+
+    def test_a_device_is_never_replaced(self):
+        with self.assertRaises(FileExistsError) as cm:
+            TraceWriter(os.devnull, force=True)
+        self.assertIn("not a regular file", str(cm.exception))
+
+    def test_limits_are_checked_by_the_call_that_breaks_them(self):
+        old = memtrace.writer.MAX_BUFFERS
+        memtrace.writer.MAX_BUFFERS = 2
+        try:
+            t = TraceWriter(self.path("t.trace"))
+            t.write("a", 1)
+            t.write("b", 1)
+            with self.assertRaises(ValueError) as cm:
+                t.write("c", 1)
+            self.assertIn("at most 2 buffers", str(cm.exception))
+            t.abort()
+        finally:
+            memtrace.writer.MAX_BUFFERS = old
+        with TraceWriter(self.path("u.trace")) as t:
+            with self.assertRaises(ValueError):
+                t.write("x" * 5000, 1)
+            with self.assertRaises(ValueError):
+                t.set_metadata("k", "v" * ((1 << 20) + 1))
+            with self.assertRaises(ValueError):
+                t.read("y", 1, offset=(1 << 64) - 1)
+        with self.assertRaises(ValueError):
+            TraceWriter(self.path("v.trace"), metadata={"k" * 5000: "v"})
+
+    def test_the_header_limit_is_checked_when_a_name_would_break_it(self):
+        old = memtrace.writer.MAX_HEADER_LEN
+        memtrace.writer.MAX_HEADER_LEN = 200
+        try:
+            t = TraceWriter(self.path("t.trace"))
+            with self.assertRaises(ValueError) as cm:
+                for i in range(100):
+                    t.write("buffer_number_%d" % i, 1)
+            self.assertLess(i, 10)
+            self.assertIn("header", str(cm.exception))
+            t.abort()
+        finally:
+            memtrace.writer.MAX_HEADER_LEN = old
+
+    def test_control_characters_in_names_are_refused(self):
+        with TraceWriter(self.path("t.trace")) as t:
+            for bad in ("a\nb", "a,\x00", "\x1b[31m"):
+                with self.assertRaises(ValueError):
+                    t.write(bad, 1)
+
+    def test_forgetting_close_warns_at_the_line_that_made_the_writer(self):
+        script = self.path("forgot.py")
+        with open(script, "w") as f:
+            f.write("import sys\nsys.path[:0] = %r\nimport memtrace\n" % (sys.path[:3],))
+            f.write("tracker = memtrace.TraceWriter(%r)\n" % self.path("run.trace"))
+            f.write("tracker.write('W1', 10)\n")
+        run = subprocess.run([sys.executable, script], stderr=subprocess.PIPE, cwd=self.dir.name)
+        err = run.stderr.decode()
+        self.assertEqual(run.returncode, 0, err)
+        self.assertIn("forgot.py:4: UnclosedTraceWarning", err)
+        self.assertIn("was NOT written", err)
+        self.assertFalse(os.path.exists(self.path("run.trace")))
+        self.assertEqual(sorted(os.listdir(self.dir.name)), ["forgot.py"])
+
+    def test_the_readme_one_line_change_works_as_written(self):
+        with open(os.path.join(ROOT, "README.md")) as f:
+            readme = f.read()
+        section = readme[readme.index("### From Python: a one-line change"):]
+        code = section[section.index("```python") + len("```python"):]
+        code = code[:code.index("```")]
+        namespace = {}
+        cwd = os.getcwd()
+        os.chdir(self.dir.name)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")  # not even a warning
+                exec(compile(code, "README.md", "exec"), namespace)
+        finally:
+            os.chdir(cwd)
+        self.assertTrue(os.path.exists(self.path("run.zst")))
+        self.assertIsInstance(namespace.get("figures"), dict)
+        self.assertIn("weighted_ard", namespace["figures"])
 
 
 if __name__ == "__main__":

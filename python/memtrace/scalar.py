@@ -1,0 +1,393 @@
+"""Automatic tracing of plain Python functions: ``trace_function``.
+
+Every ``int``, ``float`` and ``complex`` inside the arguments is wrapped as a
+:class:`Traced` scalar; arithmetic on traced scalars records its loads, takes
+a tick for the operation and records the store of a fresh result, exactly as
+the researchers' tracer does (``../shared/reference/dmd/README.md``,
+"Files"). The rules, including what escapes tracing, are in
+``docs/python-tracing.md``.
+"""
+
+import array
+import inspect
+import math
+import numbers
+import operator
+
+from .writer import TraceWriter, _U32, _caller_line
+
+__all__ = ["trace_function", "Traced"]
+
+_PLAIN = (int, float, complex)
+# Events are kept as six 32-bit words (offset low, offset high, length,
+# buffer, step, op) and handed to the writer in blocks of this many words.
+_FLUSH_WORDS = 6 << 16
+# Ticks and value offsets are 32-bit in the format; a block adds at most
+# 4 ticks and 2 values per event, so checking at each flush is enough.
+_LIMIT = _U32 - (_FLUSH_WORDS * 4)
+
+
+class _Tape(object):
+    """The current trace: event words, the tick clock, the next fresh value."""
+
+    __slots__ = ("words", "tick", "next", "vbuf", "writer")
+
+    def __init__(self, writer, vbuf):
+        self.words = array.array("I")
+        self.tick = 0
+        self.next = 0
+        self.vbuf = vbuf
+        self.writer = writer
+
+    def flush(self):
+        if self.tick > _LIMIT or self.next > _LIMIT:
+            raise OverflowError(
+                "the traced run exceeds 2^32 ticks or values: the format's step and offset "
+                "fields are 32 bits here; trace a smaller problem"
+            )
+        if self.writer is not None and self.words:
+            self.writer._record_words(self.words)
+        self.words = array.array("I")
+
+
+# Outside trace_function, traced values still compute but record nothing.
+_IDLE = _Tape(None, 0)
+_tape = _IDLE
+
+
+class Traced(object):
+    """A scalar whose loads and stores are recorded: ``value`` is the plain
+    number, ``buffer`` and ``offset`` the element holding it."""
+
+    __slots__ = ("value", "buffer", "offset")
+
+    def __init__(self, value, buffer, offset):
+        self.value = value
+        self.buffer = buffer
+        self.offset = offset
+
+    # Escapes: conversions and truth tests give the plain value, record nothing.
+    def __float__(self):
+        return float(self.value)
+
+    def __int__(self):
+        return int(self.value)
+
+    def __complex__(self):
+        return complex(self.value)
+
+    def __index__(self):
+        return operator.index(self.value)
+
+    def __bool__(self):
+        return bool(self.value)
+
+    def __hash__(self):
+        return hash(self.value)
+
+    def __repr__(self):
+        return "Traced(%r)" % (self.value,)
+
+    def __str__(self):
+        return str(self.value)
+
+    def __format__(self, spec):
+        return format(self.value, spec)
+
+
+def _binary(op, reflected=False):
+    """The method for ``op``: loads the traced operands left to right (one
+    tick each), one tick for the operation, stores a fresh result."""
+
+    if reflected:
+
+        def method(self, other):
+            # Only reached when ``other`` is not traced (a constant on the left).
+            if not isinstance(other, _PLAIN) and not isinstance(other, numbers.Number):
+                return NotImplemented
+            tape = _tape
+            t = tape.tick
+            n = tape.next
+            value = op(other, self.value)
+            w = tape.words
+            w.extend((self.offset, 0, 1, self.buffer, t, 0, n, 0, 1, tape.vbuf, t + 2, 1))
+            tape.tick = t + 3
+            tape.next = n + 1
+            if len(w) >= _FLUSH_WORDS:
+                tape.flush()
+            return Traced(value, tape.vbuf, n)
+
+    else:
+
+        def method(self, other):
+            tape = _tape
+            t = tape.tick
+            n = tape.next
+            w = tape.words
+            if type(other) is Traced:
+                value = op(self.value, other.value)
+                w.extend(
+                    (self.offset, 0, 1, self.buffer, t, 0,
+                     other.offset, 0, 1, other.buffer, t + 1, 0,
+                     n, 0, 1, tape.vbuf, t + 3, 1)
+                )
+                tape.tick = t + 4
+            elif isinstance(other, _PLAIN) or isinstance(other, numbers.Number):
+                value = op(self.value, other)
+                w.extend((self.offset, 0, 1, self.buffer, t, 0, n, 0, 1, tape.vbuf, t + 2, 1))
+                tape.tick = t + 3
+            else:
+                return NotImplemented
+            tape.next = n + 1
+            if len(w) >= _FLUSH_WORDS:
+                tape.flush()
+            return Traced(value, tape.vbuf, n)
+
+    method.__name__ = op.__name__
+    return method
+
+
+def _unary(op):
+    def method(self, *constants):
+        tape = _tape
+        t = tape.tick
+        n = tape.next
+        value = op(self.value, *constants)
+        w = tape.words
+        w.extend((self.offset, 0, 1, self.buffer, t, 0, n, 0, 1, tape.vbuf, t + 2, 1))
+        tape.tick = t + 3
+        tape.next = n + 1
+        if len(w) >= _FLUSH_WORDS:
+            tape.flush()
+        return Traced(value, tape.vbuf, n)
+
+    method.__name__ = op.__name__
+    return method
+
+
+def _compare(op):
+    """Loads the traced operands, one tick for the comparison, stores
+    nothing: the result is a plain ``bool``."""
+
+    def method(self, other):
+        tape = _tape
+        t = tape.tick
+        w = tape.words
+        if type(other) is Traced:
+            result = op(self.value, other.value)
+            w.extend((self.offset, 0, 1, self.buffer, t, 0, other.offset, 0, 1, other.buffer, t + 1, 0))
+            tape.tick = t + 3
+        elif isinstance(other, _PLAIN) or isinstance(other, numbers.Number):
+            result = op(self.value, other)
+            w.extend((self.offset, 0, 1, self.buffer, t, 0))
+            tape.tick = t + 2
+        else:
+            return NotImplemented
+        if len(w) >= _FLUSH_WORDS:
+            tape.flush()
+        return result
+
+    return method
+
+
+def _divmod_method(reflected):
+    def method(self, other):
+        if type(other) is Traced:
+            pair = (self, other)
+        elif isinstance(other, _PLAIN) or isinstance(other, numbers.Number):
+            pair = (other, self) if reflected else (self, other)
+        else:
+            return NotImplemented
+        tape = _tape
+        t = tape.tick
+        w = tape.words
+        values = [p.value if type(p) is Traced else p for p in pair]
+        q, r = divmod(*values)
+        for p in pair:
+            if type(p) is Traced:
+                w.extend((p.offset, 0, 1, p.buffer, t, 0))
+                t += 1
+        t += 1
+        n = tape.next
+        w.extend((n, 0, 1, tape.vbuf, t, 1, n + 1, 0, 1, tape.vbuf, t + 1, 1))
+        tape.tick = t + 2
+        tape.next = n + 2
+        if len(w) >= _FLUSH_WORDS:
+            tape.flush()
+        return Traced(q, tape.vbuf, n), Traced(r, tape.vbuf, n + 1)
+
+    return method
+
+
+for _name, _op in (
+    ("add", operator.add), ("sub", operator.sub), ("mul", operator.mul),
+    ("truediv", operator.truediv), ("floordiv", operator.floordiv), ("mod", operator.mod),
+    ("pow", operator.pow), ("and", operator.and_), ("or", operator.or_), ("xor", operator.xor),
+    ("lshift", operator.lshift), ("rshift", operator.rshift),
+):
+    setattr(Traced, "__%s__" % _name, _binary(_op))
+    setattr(Traced, "__r%s__" % _name, _binary(_op, reflected=True))
+for _name, _op in (
+    ("neg", operator.neg), ("pos", operator.pos), ("abs", operator.abs), ("invert", operator.invert),
+    ("round", round), ("trunc", math.trunc), ("floor", math.floor), ("ceil", math.ceil),
+):
+    setattr(Traced, "__%s__" % _name, _unary(_op))
+for _name, _op in (
+    ("lt", operator.lt), ("le", operator.le), ("gt", operator.gt),
+    ("ge", operator.ge), ("eq", operator.eq), ("ne", operator.ne),
+):
+    setattr(Traced, "__%s__" % _name, _compare(_op))
+Traced.__divmod__ = _divmod_method(False)
+Traced.__rdivmod__ = _divmod_method(True)
+# Defining __eq__ would otherwise drop the hash.
+Traced.__hash__ = lambda self: hash(self.value)
+
+
+def _is_number(x):
+    return (isinstance(x, _PLAIN) or isinstance(x, numbers.Number)) and not _is_bool(x)
+
+
+def _is_bool(x):
+    return isinstance(x, bool) or type(x).__name__ == "bool_"
+
+
+def _wrap(obj, buffer, counter, where):
+    """``obj`` with every scalar replaced by a traced element of ``buffer``,
+    numbered in flattened order; ``counter`` is a one-item list."""
+    kind = type(obj)
+    if kind is list or kind is tuple:
+        # The common case, a list of plain numbers, without a call per element.
+        n = counter[0]
+        out = []
+        for x in obj:
+            k = type(x)
+            if k is float or k is int:
+                out.append(Traced(x, buffer, n))
+                n += 1
+            else:
+                counter[0] = n
+                out.append(_wrap(x, buffer, counter, where))
+                n = counter[0]
+        counter[0] = n
+        return out if kind is list else tuple(out)
+    if _is_number(obj):
+        n = counter[0]
+        counter[0] = n + 1
+        value = obj.item() if hasattr(obj, "item") and not isinstance(obj, _PLAIN) else obj
+        return Traced(value, buffer, n)
+    if type(obj) is Traced:
+        raise TypeError("%s: already a traced value (nested trace_function calls are not supported)" % where)
+    if isinstance(obj, (list, tuple)):
+        # subclasses (a namedtuple, ...) become plain lists and tuples
+        return _wrap(list(obj) if isinstance(obj, list) else tuple(obj), buffer, counter, where)
+    if type(obj).__module__ == "numpy" and type(obj).__name__ == "ndarray":
+        import numpy
+
+        if obj.dtype.kind not in "iufc":
+            raise TypeError("%s: a numpy array of dtype %s, not of numbers" % (where, obj.dtype))
+        out = numpy.empty(obj.shape, dtype=object)
+        flat = out.reshape(-1)
+        for i, x in enumerate(obj.reshape(-1).tolist()):
+            flat[i] = Traced(x, buffer, counter[0] + i)
+        counter[0] += obj.size
+        return out
+    if _is_bool(obj):
+        raise TypeError("%s is a bool: only numbers (int, float, complex) are traced" % where)
+    raise TypeError(
+        "%s is a %s: trace_function takes numbers, and lists, tuples or numpy arrays of them"
+        % (where, type(obj).__name__)
+    )
+
+
+def _unwrap(obj, tape):
+    """``obj`` with plain values, loading each traced scalar once, in order."""
+    if type(obj) is Traced:
+        t = tape.tick
+        tape.words.extend((obj.offset, 0, 1, obj.buffer, t, 0))
+        tape.tick = t + 1
+        if len(tape.words) >= _FLUSH_WORDS:
+            tape.flush()
+        return obj.value
+    if isinstance(obj, list):
+        return [_unwrap(x, tape) for x in obj]
+    if isinstance(obj, tuple):
+        return tuple(_unwrap(x, tape) for x in obj)
+    if isinstance(obj, dict):
+        return {k: _unwrap(v, tape) for k, v in obj.items()}
+    if type(obj).__module__ == "numpy" and type(obj).__name__ == "ndarray" and obj.dtype == object:
+        import numpy
+
+        plain = [_unwrap(x, tape) for x in obj.reshape(-1).tolist()]
+        return numpy.array(plain).reshape(obj.shape) if plain else numpy.empty(obj.shape)
+    return obj
+
+
+def _argument_names(fn, args):
+    try:
+        bound = inspect.signature(fn).bind(*args)
+    except (TypeError, ValueError) as e:
+        if isinstance(e, TypeError) and "argument" in str(e):
+            raise TypeError("%s%s: %s" % (getattr(fn, "__name__", "fn"), "()", e)) from None
+        return [("arg%d" % i, a) for i, a in enumerate(args)]
+    names = []
+    for name, value in bound.arguments.items():
+        kind = inspect.signature(fn).parameters[name].kind
+        if kind == inspect.Parameter.VAR_POSITIONAL:
+            names.extend(("%s[%d]" % (name, i), v) for i, v in enumerate(value))
+        else:
+            names.append((name, value))
+    return names
+
+
+def trace_function(fn, *args, path, metadata=None, elem_size=8, values="values", force=False):
+    """Runs ``fn(*args)`` on traced scalars, writes the trace to ``path`` and
+    returns ``fn``'s result with plain values.
+
+    Each argument is an input buffer named after its parameter (``args[i]``
+    for ``*args``), holding its scalars in flattened order (nested lists and
+    tuples, numpy arrays in C order). Every result of an operation is a fresh
+    element of the buffer ``values`` (role ``other``). Every element is
+    ``elem_size`` bytes. The step field of each event is the tracer's tick
+    clock. When ``fn`` returns, every traced scalar of its result is loaded
+    once more, in order. ``path`` follows :class:`TraceWriter` (``.zst``
+    compresses, an existing file needs ``force=True``).
+    """
+    global _tape
+    if _tape is not _IDLE:
+        raise RuntimeError("trace_function is already running: nested traces are not supported")
+    if not callable(fn):
+        raise TypeError("trace_function: %r is not callable" % (fn,))
+    named = _argument_names(fn, args)
+    meta = {"tracer": "memtrace.trace_function", "function": getattr(fn, "__qualname__", repr(fn))}
+    meta.update(metadata or {})
+    writer = TraceWriter(path, metadata=meta, producer="memtrace-python trace_function", force=force)
+    filename, lineno = _caller_line(1)
+    writer._finalizer.detach()
+    try:
+        wrapped = []
+        buffers = []
+        for position, (name, value) in enumerate(named):
+            buf = writer._buffer(name, "input", elem_size)
+            counter = [0]
+            where = "argument %r (position %d)" % (name, position + 1)
+            wrapped.append(_wrap(value, buf.id, counter, where))
+            buf.end = counter[0]
+            buffers.append(buf)
+        if values in writer._buffers:
+            raise ValueError("values=%r is also the name of an argument" % (values,))
+        vbuf = writer._buffer(values, "other", elem_size)
+        tape = _Tape(writer, vbuf.id)
+        _tape = tape
+        try:
+            result = fn(*wrapped)
+            plain = _unwrap(result, tape)
+            tape.flush()
+        finally:
+            _tape = _IDLE
+        vbuf.end = tape.next
+        writer.close()
+    except BaseException:
+        writer.abort()
+        raise
+    del filename, lineno
+    return plain
