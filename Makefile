@@ -1,14 +1,21 @@
 # memtrace: the two commands a fresh machine needs are `make demo` and `make test`.
 CARGO ?= cargo
+PYTHON ?= python3
 
-.PHONY: build test demo reproduce bench findings fmt lint clean golden
+.PHONY: build test demo reproduce bench findings fmt lint clean golden venv
 
 build:
 	$(CARGO) build --release --workspace
 
 test:
 	$(CARGO) test --release --workspace
-	python3 -m unittest discover -s python/tests
+	$(PYTHON) -m unittest discover -s python/tests
+
+# A virtual environment holding the Python package and the two commands,
+# installed the way a user installs them (CI tests against it).
+venv:
+	python3 -m venv target/venv
+	target/venv/bin/pip install --quiet './python[numpy,pandas]'
 
 # The main job: record every seed protocol, analyze the traces with `analyze`,
 # print each seed table beside the published figures, write reports/seeds.md.

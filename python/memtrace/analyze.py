@@ -117,20 +117,24 @@ def _flatten(obj, prefix, row):
     return row
 
 
-def to_frame(results):
-    """A pandas DataFrame of analysis results: one row per trace (per trace
-    and configuration for ``cache``), nested objects flattened into dotted
-    columns (``per_buffer.W1.loads``), lists kept as cells.
+def to_frame(results, rows=None):
+    """A pandas DataFrame of analysis results.
+
+    By default one row per trace (per trace and configuration for
+    ``cache``), nested objects flattened into dotted columns
+    (``per_buffer.W1.loads``), lists kept as cells. ``rows="per_buffer"``
+    (or any key holding an object or a list of objects, such as mrc's
+    ``"points"``) gives one row per entry instead, with the trace's own
+    scalar fields repeated and an object's keys in the ``name`` column.
 
     ``results`` is what :func:`analyze` returned (one object or a list), or
-    a list or dict of such results (a dict's keys become the ``label``
-    column).
+    a dict of such results (its keys become the ``label`` column).
     """
     try:
         import pandas
     except ImportError:
         raise ImportError("to_frame needs pandas: pip install pandas") from None
-    rows = []
+    table = []
 
     def add(result, label):
         if isinstance(result, list):
@@ -140,14 +144,26 @@ def to_frame(results):
             for r in result["results"]:
                 add(r, label)
         elif isinstance(result, dict):
-            row = {} if label is None else {"label": label}
-            rows.append(_flatten(result, "", row))
+            base = {} if label is None else {"label": label}
+            if rows is None:
+                table.append(_flatten(result, "", base))
+                return
+            if rows not in result:
+                raise KeyError("to_frame(rows=%r): the result has no %r; it has %s" % (rows, rows, ", ".join(sorted(result))))
+            scalars = {k: v for k, v in result.items() if not isinstance(v, (dict, list))}
+            entries = result[rows]
+            if isinstance(entries, dict):
+                entries = [dict({"name": k}, **(v if isinstance(v, dict) else {"value": v})) for k, v in entries.items()]
+            for entry in entries:
+                row = dict(base, **scalars)
+                table.append(_flatten(entry if isinstance(entry, dict) else {"value": entry}, "", row))
         else:
             raise TypeError("to_frame takes analysis results (dicts or lists of them), not %s" % type(result).__name__)
 
-    if isinstance(results, dict) and "results" not in results and all(isinstance(v, (dict, list)) for v in results.values()) and "trace" not in results:
+    labelled = isinstance(results, dict) and "results" not in results and "trace" not in results
+    if labelled and all(isinstance(v, (dict, list)) for v in results.values()):
         for label, r in results.items():
             add(r, label)
     else:
         add(results, None)
-    return pandas.DataFrame(rows)
+    return pandas.DataFrame(table)
