@@ -26,10 +26,13 @@ reproduce: build
 
 lint:
 	$(CARGO) fmt --all -- --check
+	$(CARGO) fmt --manifest-path python/native/Cargo.toml -- --check
 	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --release --manifest-path python/native/Cargo.toml -- -D warnings
 
 fmt:
 	$(CARGO) fmt --all
+	$(CARGO) fmt --manifest-path python/native/Cargo.toml
 
 clean:
 	$(CARGO) clean

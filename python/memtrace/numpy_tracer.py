@@ -392,7 +392,7 @@ class NumpyTracer(object):
                 raise ValueError("buffer %r has role %r, not %r" % (name, buf.role, role))
         else:
             buf = writer._buffer(name, role, a.itemsize)
-        buf.end = max(buf.end, a.size)
+        writer._sink.declare(buf.id, a.size)
         view = a.view(TrackedArray)
         view._mt = _Root(self, buf, a, named)
         return view
@@ -407,15 +407,16 @@ class NumpyTracer(object):
                     self._counter += 1
                     name = "%s_%d" % (root.op, self._counter)
                 root.buffer = self._writer._buffer(name, role, root.itemsize)
-            root.buffer.end = max(root.buffer.end, size)
+            self._writer._sink.declare(root.buffer.id, size)
             if size:
-                self._writer._record(root.buffer, 1, 0, size)
+                self._writer._sink.record(root.buffer.id, 1, 0, size)
 
     def _record_runs(self, root, op, runs):
         if self._held:
             self._settle()
-        record = self._writer._record
-        buffer = root.buffer
+        self._check_open()
+        record = self._writer._sink.record
+        buffer = root.buffer.id
         for start, length in runs:
             record(buffer, op, start, length)
 

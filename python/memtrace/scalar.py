@@ -13,12 +13,14 @@ import inspect
 import math
 import numbers
 import operator
+import sys
 
 from .writer import TraceWriter, _U32, _caller_line
 
 __all__ = ["trace_function", "Traced"]
 
 _PLAIN = (int, float, complex)
+_LITTLE = sys.byteorder == "little"
 # Events are kept as six 32-bit words (offset low, offset high, length,
 # buffer, step, op) and handed to the writer in blocks of this many words.
 _FLUSH_WORDS = 6 << 16
@@ -46,7 +48,10 @@ class _Tape(object):
                 "fields are 32 bits here; trace a smaller problem"
             )
         if self.writer is not None and self.words:
-            self.writer._record_words(self.words)
+            words = self.words
+            if not _LITTLE:
+                words.byteswap()
+            self.writer._sink.extend_raw(words.tobytes())
         self.words = array.array("I")
 
 
@@ -371,7 +376,7 @@ def trace_function(fn, *args, path, metadata=None, elem_size=8, values="values",
             counter = [0]
             where = "argument %r (position %d)" % (name, position + 1)
             wrapped.append(_wrap(value, buf.id, counter, where))
-            buf.end = counter[0]
+            writer._sink.declare(buf.id, counter[0])
             buffers.append(buf)
         if values in writer._buffers:
             raise ValueError("values=%r is also the name of an argument" % (values,))
@@ -384,7 +389,7 @@ def trace_function(fn, *args, path, metadata=None, elem_size=8, values="values",
             tape.flush()
         finally:
             _tape = _IDLE
-        vbuf.end = tape.next
+        writer._sink.declare(vbuf.id, tape.next)
         writer.close()
     except BaseException:
         writer.abort()

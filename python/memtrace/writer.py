@@ -20,6 +20,7 @@ renamed into place only when the trace is complete. Every limit of the format
 is checked by the call that would break it, not at the end of the run.
 """
 
+import functools
 import itertools
 import operator
 import os
@@ -46,7 +47,6 @@ MAX_METADATA = 1 << 16
 MAX_HEADER_LEN = 64 << 20
 _U32 = (1 << 32) - 1
 _SPOOL_EVENTS = 1 << 12
-_LITTLE = sys.byteorder == "little"
 
 
 class UnclosedTraceWarning(UserWarning):
@@ -129,15 +129,15 @@ def check_output(path, force):
 
 
 class _Buffer(object):
-    __slots__ = ("id", "name", "end", "role", "elem_size", "last_size")
+    """A buffer's header entry; its end and last size live in the sink."""
+
+    __slots__ = ("id", "name", "role", "elem_size")
 
     def __init__(self, id_, name, role, elem_size):
         self.id = id_
         self.name = name
-        self.end = 0
         self.role = role
         self.elem_size = elem_size
-        self.last_size = None
 
 
 def _warn_unclosed(state):
@@ -169,6 +169,132 @@ def _caller_line(depth):
     return "<unknown>", 0
 
 
+class PySink(object):
+    """The events of a trace being written: the fast paths of ``read`` and
+    ``write``, each buffer's end and last written size, and the spool of
+    packed events. ``memtrace._native.EventSink`` does the same in Rust
+    (several times faster per call); this is its reference, and the
+    fallback where the extension is not built.
+
+    Anything the fast path does not take (a new buffer, a role, a numpy
+    integer, a closed trace, a value out of range) goes to ``slow(op, name,
+    size, offset, role, elem_size)``, which checks it, registers buffers and
+    calls ``record``.
+    """
+
+    def __init__(self, slow, spool):
+        self._slow = slow
+        self._spool = spool
+        self._ids = {}
+        self._end = []
+        self._last = []
+        self._pending = []  # (offset, length, buffer id, step, op), packed in blocks
+        self.step = 0
+        self.count = 0
+        self.closed = False
+
+    def read(self, name, size=None, offset=0):
+        buf = self._ids.get(name)
+        if buf is not None and not self.closed:
+            if size is None:
+                size = self._last[buf]
+            if size.__class__ is int and offset.__class__ is int and 0 < size <= 4294967295 and offset >= 0:
+                end = offset + size
+                if end < 18446744073709551616:
+                    if end > self._end[buf]:
+                        self._end[buf] = end
+                    pending = self._pending
+                    pending.append((offset, size, buf, self.step, 0))
+                    if len(pending) >= _SPOOL_EVENTS:
+                        self.flush()
+                    return
+        self._slow(0, name, size, offset, None, None)
+
+    def write(self, name, size, offset=0, role=None, elem_size=None):
+        buf = self._ids.get(name)
+        if buf is not None and role is None and not self.closed:
+            if size.__class__ is int and offset.__class__ is int and 0 < size <= 4294967295 and offset >= 0:
+                end = offset + size
+                if end < 18446744073709551616:
+                    if end > self._end[buf]:
+                        self._end[buf] = end
+                    self._last[buf] = size
+                    pending = self._pending
+                    pending.append((offset, size, buf, self.step, 1))
+                    if len(pending) >= _SPOOL_EVENTS:
+                        self.flush()
+                    return
+        self._slow(1, name, size, offset, role, elem_size)
+
+    def register(self, name):
+        """Adds buffer ``name``; returns its id (the order of registration)."""
+        self._ids[name] = len(self._end)
+        self._end.append(0)
+        self._last.append(None)
+        return len(self._end) - 1
+
+    def rename(self, old, new):
+        self._ids[new] = self._ids.pop(old)
+
+    def record(self, buf, op, offset, size):
+        """Records elements [offset, offset + size) of buffer id ``buf``
+        (checked by the caller), as events of at most 2^32 - 1 elements."""
+        end = offset + size
+        if end > self._end[buf]:
+            self._end[buf] = end
+        if op == 1:
+            self._last[buf] = size
+        while size > 0:
+            n = min(size, _U32)
+            self._pending.append((offset, n, buf, self.step, op))
+            offset += n
+            size -= n
+        if len(self._pending) >= _SPOOL_EVENTS:
+            self.flush()
+
+    def declare(self, buf, end):
+        """Buffer ``buf`` holds at least ``end`` elements (touched or not)."""
+        if end > self._end[buf]:
+            self._end[buf] = end
+
+    def end(self, buf):
+        return self._end[buf]
+
+    def last_size(self, buf):
+        return self._last[buf]
+
+    def extend_raw(self, data):
+        """Appends packed events (24 bytes each, little-endian)."""
+        self.flush()
+        self._spool.write(data)
+        self.count += len(data) // 24
+
+    def flush(self):
+        if self._pending:
+            self._spool.write(b"".join(itertools.starmap(_EVENT_PACK, self._pending)))
+            self.count += len(self._pending)
+            self._pending = []
+
+
+def _sink_class():
+    """The Rust event sink when the extension is built (and not switched
+    off with MEMTRACE_PURE_PYTHON=1), else the Python one."""
+    if os.environ.get("MEMTRACE_PURE_PYTHON"):
+        return PySink
+    try:
+        from ._native import EventSink
+    except ImportError:
+        return PySink
+    return EventSink
+
+
+def _slow_path(writer_ref, op, name, size, offset, role, elem_size):
+    writer = writer_ref()
+    if writer is None:
+        raise ValueError("the trace writer is gone")
+    writer._slow(op, name, size, offset, role, elem_size)
+
+
 class TraceWriter(object):
     """A memtrace trace being written. Use it as a context manager, or call
     ``close()`` (or ``summary()``) at the end.
@@ -196,14 +322,15 @@ class TraceWriter(object):
             self.set_metadata(k, v)
         self._buffers = {}
         self._order = []
-        self._step = 0
-        self._events = 0
         self._closed = False
         try:
             self._spool = tempfile.TemporaryFile(dir=directory, prefix=".memtrace-events-")
         except OSError as e:
             raise type(e)(e.errno, "%s: cannot write into %s: %s" % (self.path, directory, e.strerror)) from None
-        self._pending = []  # (offset, length, buffer id, step, op), packed in blocks
+        self._sink = _sink_class()(functools.partial(_slow_path, weakref.ref(self)), self._spool)
+        # The hot calls go straight to the sink (no Python frame with the Rust one).
+        self.read = self._sink.read
+        self.write = self._sink.write
         filename, lineno = _caller_line(1)
         self._finalizer = weakref.finalize(
             self, _warn_unclosed, (self.path, filename, lineno, self._spool, self._kind)
@@ -212,53 +339,35 @@ class TraceWriter(object):
     # -- the tracker API ---------------------------------------------------
 
     def write(self, name, size, offset=0, role=None, elem_size=4):
-        """Records a write of elements ``[offset, offset + size)`` of ``name``."""
-        buf = self._buffers.get(name)
-        if buf is None or role is not None:
-            buf = self._buffer(name, role, elem_size)
-        # The fast path (plain ints in range) inlined: this is the per-call cost.
-        if type(size) is int and type(offset) is int and 0 < size <= 4294967295 and offset >= 0 and not self._closed:
-            end = offset + size
-            if end > buf.end:
-                if end >= 1 << 64:
-                    raise ValueError("offset + size of %r exceeds 2^64" % buf.name)
-                buf.end = end
-            pending = self._pending
-            pending.append((offset, size, buf.id, self._step, 1))
-            if len(pending) >= _SPOOL_EVENTS:
-                self._flush_spool()
-        else:
-            self._record(buf, 1, offset, size)
-        buf.last_size = size
+        """Records a write of elements ``[offset, offset + size)`` of ``name``.
+
+        (An instance's ``write`` is its event sink's: this is its documentation.)"""
+        self._sink.write(name, size, offset, role, elem_size)
 
     def read(self, name, size=None, offset=0):
-        """Records a read; ``size`` defaults to the last size written to ``name``."""
+        """Records a read; ``size`` defaults to the last size written to ``name``.
+
+        (An instance's ``read`` is its event sink's: this is its documentation.)"""
+        self._sink.read(name, size, offset)
+
+    def _slow(self, op, name, size, offset, role, elem_size):
+        """Every call the sink's fast path does not take: checked here."""
+        self._check_open()
         buf = self._buffers.get(name)
-        if size is None:
-            if buf is None or buf.last_size is None:
+        if op == 0 and size is None:
+            if buf is None or self._sink.last_size(buf.id) is None:
                 raise ValueError("read(%r) without a size, but %r was never written" % (name, name))
-            size = buf.last_size
-        if buf is None:
-            buf = self._buffer(name, None, 4)
-        if type(size) is int and type(offset) is int and 0 < size <= 4294967295 and offset >= 0 and not self._closed:
-            end = offset + size
-            if end > buf.end:
-                if end >= 1 << 64:
-                    raise ValueError("offset + size of %r exceeds 2^64" % buf.name)
-                buf.end = end
-            pending = self._pending
-            pending.append((offset, size, buf.id, self._step, 0))
-            if len(pending) >= _SPOOL_EVENTS:
-                self._flush_spool()
-        else:
-            self._record(buf, 0, offset, size)
+            size = self._sink.last_size(buf.id)
+        if buf is None or role is not None:
+            buf = self._buffer(name, role, 4 if elem_size is None else elem_size)
+        self._record(buf, op, offset, size)
 
     def step(self):
         """Starts the next training step."""
         self._check_open()
-        if self._step >= _U32:
+        if self._sink.step >= _U32:
             raise ValueError("more than 2^32 - 1 steps: the format's step field is 32 bits")
-        self._step += 1
+        self._sink.step += 1
 
     def set_metadata(self, key, value):
         """Sets one metadata entry (replacing an entry of the same key)."""
@@ -291,9 +400,10 @@ class TraceWriter(object):
         if self._closed:
             return
         self._closed = True
+        self._sink.closed = True
         self._finalizer.detach()
         try:
-            self._flush_spool()
+            self._sink.flush()
             self._finish()
         finally:
             self._spool.close()
@@ -302,6 +412,7 @@ class TraceWriter(object):
         """Discards everything: no file is created under the output name."""
         if not self._closed:
             self._closed = True
+            self._sink.closed = True
             self._finalizer.detach()
             self._spool.close()
 
@@ -348,7 +459,7 @@ class TraceWriter(object):
             if elem_size > _U32:
                 raise ValueError("element size %d does not fit in 32 bits" % elem_size)
             self._grow_header(19 + n)
-            buf = _Buffer(len(self._order), name, role, elem_size)
+            buf = _Buffer(self._sink.register(name), name, role, elem_size)
             self._buffers[name] = buf
             self._order.append(buf)
         elif role is not None and role != buf.role:
@@ -356,42 +467,12 @@ class TraceWriter(object):
         return buf
 
     def _record(self, buf, op, offset, size):
-        if self._closed:
-            self._check_open()
-        if type(size) is not int or size < 1:
-            size = as_count(size, "size", 1)
-        if type(offset) is not int or offset < 0:
-            offset = as_count(offset, "offset", 0)
-        end = offset + size
-        if end > buf.end:
-            if end >= 1 << 64:
-                raise ValueError("offset + size of %r exceeds 2^64" % buf.name)
-            buf.end = end
-        while size > 0:
-            n = min(size, _U32)
-            self._pending.append((offset, n, buf.id, self._step, op))
-            offset += n
-            size -= n
-        if len(self._pending) >= _SPOOL_EVENTS:
-            self._flush_spool()
-
-    def _record_words(self, words):
-        """Appends events given as an ``array('I')`` of six words each
-        (offset low, offset high, length, buffer, step, op): the tracers'
-        fast path. The caller keeps buffer ends and limits."""
         self._check_open()
-        self._flush_spool()
-        if not _LITTLE:
-            words = words[:]
-            words.byteswap()
-        self._spool.write(words.tobytes())
-        self._events += len(words) // 6
-
-    def _flush_spool(self):
-        if self._pending:
-            self._spool.write(b"".join(itertools.starmap(_EVENT_PACK, self._pending)))
-            self._events += len(self._pending)
-            self._pending = []
+        size = as_count(size, "size", 1)
+        offset = as_count(offset, "offset", 0)
+        if offset + size >= 1 << 64:
+            raise ValueError("offset + size of %r exceeds 2^64" % buf.name)
+        self._sink.record(buf.id, op, offset, size)
 
     def _header(self):
         body = bytearray()
@@ -403,7 +484,7 @@ class TraceWriter(object):
             body += _str16(k) + struct.pack("<I", len(vb)) + vb
         body += struct.pack("<I", len(self._order))
         for b in self._order:
-            body += struct.pack("<IIQB", b.id, b.elem_size, b.end, ROLES.index(b.role))
+            body += struct.pack("<IIQB", b.id, b.elem_size, self._sink.end(b.id), ROLES.index(b.role))
             body += _str16(b.name)
         length = 24 + len(body)
         length += -length % 8
@@ -419,7 +500,7 @@ class TraceWriter(object):
         fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + base + ".", suffix=".partial")
         try:
             with os.fdopen(fd, "wb") as raw_file:
-                out, finish = self._sink(raw_file)
+                out, finish = self._output(raw_file)
                 crc = zlib.crc32(header)
                 out.write(header)
                 self._spool.seek(0)
@@ -429,7 +510,7 @@ class TraceWriter(object):
                         break
                     crc = zlib.crc32(chunk, crc)
                     out.write(chunk)
-                out.write(FOOTER_MAGIC + struct.pack("<QI4x", self._events, crc & 0xFFFFFFFF))
+                out.write(FOOTER_MAGIC + struct.pack("<QI4x", self._sink.count, crc & 0xFFFFFFFF))
                 finish()
                 raw_file.flush()
                 os.fsync(raw_file.fileno())
@@ -445,7 +526,7 @@ class TraceWriter(object):
                 pass
             raise
 
-    def _sink(self, raw_file):
+    def _output(self, raw_file):
         """The stream to write raw trace bytes to, and how to end it."""
         if self.path.lower().endswith(".zst"):
             try:

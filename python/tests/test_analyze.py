@@ -102,6 +102,8 @@ class Install(unittest.TestCase):
         self.assertFalse(os.path.abspath(memtrace.__file__).startswith(os.path.join(ROOT, "python")), memtrace.__file__)
         for tool in ("analyze", "record"):
             self.assertTrue(memtrace.find_tool(tool).startswith(sys.prefix), memtrace.find_tool(tool))
+        from memtrace._native import EventSink
+        self.assertIs(memtrace.writer._sink_class(), EventSink)
 
 
 

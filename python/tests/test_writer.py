@@ -103,6 +103,89 @@ class WriterTest(unittest.TestCase):
         self.assertEqual(guess_role("h_pre"), "activation")
 
 
+def native_sink():
+    try:
+        from memtrace._native import EventSink
+    except ImportError:
+        return None
+    return EventSink
+
+
+@unittest.skipIf(native_sink() is None, "the Rust extension is not built (pip install ./python builds it)")
+class NativeSinkAgainstPythonSink(TempDirTest):
+    """memtrace._native.EventSink against its reference memtrace.writer.PySink:
+    the same calls give the same bytes and the same errors."""
+
+    def run_calls(self, sink_class, calls, path):
+        old = memtrace.writer._sink_class
+        memtrace.writer._sink_class = lambda: sink_class
+        outcomes = []
+        try:
+            with TraceWriter(path) as t:
+                for name, args, kwargs in calls:
+                    try:
+                        getattr(t, name)(*args, **kwargs)
+                        outcomes.append(None)
+                    except (ValueError, TypeError) as e:
+                        outcomes.append((type(e).__name__, str(e)))
+        finally:
+            memtrace.writer._sink_class = old
+        with open(path, "rb") as f:
+            return f.read(), outcomes
+
+    def random_calls(self, rng):
+        names = ["W1", "h", "x", "dW1", "acc_dW1"]
+        sizes = [1, 7, 500, 20000, (1 << 32) - 1, 1 << 32, 0, -3, True, 2.5, None, "3", 1 << 70]
+        offsets = [0, 3, 1 << 40, (1 << 64) - 2, -1, False, None]
+        try:
+            import numpy as np
+            sizes += [np.int64(12), np.uint8(3), np.bool_(True)]
+            offsets += [np.int32(5)]
+        except ImportError:
+            pass
+        calls = []
+        for _ in range(rng.randrange(1, 60)):
+            kind = rng.choice(["read", "read", "write", "write", "step"])
+            if kind == "step":
+                calls.append(("step", (), {}))
+                continue
+            kwargs = {}
+            size = rng.choice(sizes)
+            if rng.random() < 0.5:
+                offset = rng.choice(offsets)
+                if offset is not None:
+                    kwargs["offset"] = offset
+            if kind == "write" and rng.random() < 0.2:
+                kwargs["role"] = rng.choice(["activation", "gradient", "bogus"])
+            if kind == "read" and size is None:
+                calls.append((kind, (rng.choice(names),), kwargs))
+            else:
+                calls.append((kind, (rng.choice(names), size), kwargs))
+        return calls
+
+    def test_same_calls_same_bytes_same_errors(self):
+        import random
+        from memtrace.writer import PySink
+        rng = random.Random(15)
+        for case in range(300):
+            calls = self.random_calls(rng)
+            ours = self.run_calls(native_sink(), calls, self.path("native%d.trace" % case))
+            reference = self.run_calls(PySink, calls, self.path("python%d.trace" % case))
+            self.assertEqual(ours[1], reference[1], calls)
+            self.assertEqual(ours[0], reference[0], calls)
+
+    def test_the_comparison_sees_a_difference(self):
+        from memtrace.writer import PySink
+
+        class OffByOne(PySink):
+            def record(self, buf, op, offset, size):
+                PySink.record(self, buf, op, offset + 1, size)
+
+        calls = [("write", ("W1", 10), {"role": "parameter"}), ("read", ("W1", 5), {"offset": 2})]
+        self.assertNotEqual(self.run_calls(OffByOne, calls, self.path("a.trace"))[0],
+                            self.run_calls(PySink, calls, self.path("b.trace"))[0])
+
+
 class Fixes(TempDirTest):
     """Issue 15's writer fixes: each check fails on the writer before them."""
 
