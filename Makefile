@@ -37,10 +37,12 @@ fmt:
 clean:
 	$(CARGO) clean
 
-# Speed figures of README.md. With `pip install libcachesim` (or
+# Speed figures of README.md (the Python package's with $(PYTHON): point it
+# at a venv holding `pip install ./python` to measure the Rust hot paths). With `pip install libcachesim` (or
 # MEMTRACE_LIBCACHESIM_PYTHON=/path/to/python), also libCacheSim side by side.
 bench:
 	$(CARGO) run --release -p memtrace-bench
+	$(PYTHON) python/bench.py
 
 # The tables of docs/findings.md, recorded and measured from scratch.
 findings: build

@@ -8,55 +8,114 @@ the researchers' tracer does (``../shared/reference/dmd/README.md``,
 ``docs/python-tracing.md``.
 """
 
-import array
 import inspect
 import math
 import numbers
 import operator
-import sys
+import os
 
-from .writer import TraceWriter, _U32, _caller_line
+from .writer import _EVENT_PACK, _U32, TraceWriter, _caller_line
 
-__all__ = ["trace_function", "Traced"]
+__all__ = ["trace_function", "Traced", "PyTape"]
 
 _PLAIN = (int, float, complex)
-_LITTLE = sys.byteorder == "little"
-# Events are kept as six 32-bit words (offset low, offset high, length,
-# buffer, step, op) and handed to the writer in blocks of this many words.
-_FLUSH_WORDS = 6 << 16
-# Ticks and value offsets are 32-bit in the format; a block adds at most
-# 4 ticks and 2 values per event, so checking at each flush is enough.
-_LIMIT = _U32 - (_FLUSH_WORDS * 4)
+# Events are handed to the writer's sink in blocks of this many events.
+_BLOCK = 1 << 12
 
 
-class _Tape(object):
-    """The current trace: event words, the tick clock, the next fresh value."""
+class PyTape(object):
+    """The clock and events of a traced run: each method records what one
+    kind of operation does (loads, a tick for the operation, stores of
+    fresh elements of buffer ``vbuf``) and returns the offset of the first
+    fresh element. ``memtrace._native.Tape`` does the same in Rust; this is
+    its reference, and the fallback where the extension is not built."""
 
-    __slots__ = ("words", "tick", "next", "vbuf", "writer")
-
-    def __init__(self, writer, vbuf):
-        self.words = array.array("I")
+    def __init__(self, sink, vbuf):
+        self.sink = sink
+        self.vbuf = vbuf
         self.tick = 0
         self.next = 0
-        self.vbuf = vbuf
-        self.writer = writer
+        self._events = []
+
+    def _load(self, offset, buffer):
+        if self.tick > _U32:
+            raise OverflowError("the traced run exceeds 2^32 ticks: the format's step field is 32 bits")
+        self._events.append(_EVENT_PACK(offset, 1, buffer, self.tick, 0))
+        self.tick += 1
+
+    def _store(self):
+        if self.tick > _U32:
+            raise OverflowError("the traced run exceeds 2^32 ticks: the format's step field is 32 bits")
+        n = self.next
+        self._events.append(_EVENT_PACK(n, 1, self.vbuf, self.tick, 1))
+        self.tick += 1
+        self.next = n + 1
+        if len(self._events) >= _BLOCK:
+            self.flush()
+        return n
+
+    def binary(self, a_offset, a_buffer, b_offset, b_buffer):
+        """``a op b``, both traced: load a, load b, tick, store."""
+        self._load(a_offset, a_buffer)
+        self._load(b_offset, b_buffer)
+        self.tick += 1
+        return self._store()
+
+    def unary(self, offset, buffer):
+        """An operation with one traced operand: load, tick, store."""
+        self._load(offset, buffer)
+        self.tick += 1
+        return self._store()
+
+    def compare(self, a_offset, a_buffer, b_offset, b_buffer):
+        """A comparison of two traced operands: load, load, tick."""
+        self._load(a_offset, a_buffer)
+        self._load(b_offset, b_buffer)
+        self.tick += 1
+
+    def compare1(self, offset, buffer):
+        """A comparison with a constant: load, tick."""
+        self._load(offset, buffer)
+        self.tick += 1
+
+    def load(self, offset, buffer):
+        """One load (returning a result): load, tick."""
+        self._load(offset, buffer)
+        if len(self._events) >= _BLOCK:
+            self.flush()
+
+    def general(self, loads, stores):
+        """Loads of ``loads`` (offset, buffer, offset, buffer, ...), one
+        tick, ``stores`` stores; returns the first stored offset."""
+        for i in range(0, len(loads), 2):
+            self._load(loads[i], loads[i + 1])
+        self.tick += 1
+        first = self.next
+        for _ in range(stores):
+            self._store()
+        return first
 
     def flush(self):
-        if self.tick > _LIMIT or self.next > _LIMIT:
-            raise OverflowError(
-                "the traced run exceeds 2^32 ticks or values: the format's step and offset "
-                "fields are 32 bits here; trace a smaller problem"
-            )
-        if self.writer is not None and self.words:
-            words = self.words
-            if not _LITTLE:
-                words.byteswap()
-            self.writer._sink.extend_raw(words.tobytes())
-        self.words = array.array("I")
+        if self._events:
+            if self.sink is not None:
+                self.sink.extend_raw(b"".join(self._events))
+            self._events = []
+
+
+def _tape_class():
+    """The Rust tape when the extension is built (and MEMTRACE_PURE_PYTHON
+    is not set), else the Python one."""
+    if os.environ.get("MEMTRACE_PURE_PYTHON"):
+        return PyTape
+    try:
+        from ._native import Tape
+    except ImportError:
+        return PyTape
+    return Tape
 
 
 # Outside trace_function, traced values still compute but record nothing.
-_IDLE = _Tape(None, 0)
+_IDLE = PyTape(None, 0)
 _tape = _IDLE
 
 
@@ -110,43 +169,22 @@ def _binary(op, reflected=False):
             # Only reached when ``other`` is not traced (a constant on the left).
             if not isinstance(other, _PLAIN) and not isinstance(other, numbers.Number):
                 return NotImplemented
-            tape = _tape
-            t = tape.tick
-            n = tape.next
             value = op(other, self.value)
-            w = tape.words
-            w.extend((self.offset, 0, 1, self.buffer, t, 0, n, 0, 1, tape.vbuf, t + 2, 1))
-            tape.tick = t + 3
-            tape.next = n + 1
-            if len(w) >= _FLUSH_WORDS:
-                tape.flush()
-            return Traced(value, tape.vbuf, n)
+            tape = _tape
+            return Traced(value, tape.vbuf, tape.unary(self.offset, self.buffer))
 
     else:
 
         def method(self, other):
-            tape = _tape
-            t = tape.tick
-            n = tape.next
-            w = tape.words
             if type(other) is Traced:
                 value = op(self.value, other.value)
-                w.extend(
-                    (self.offset, 0, 1, self.buffer, t, 0,
-                     other.offset, 0, 1, other.buffer, t + 1, 0,
-                     n, 0, 1, tape.vbuf, t + 3, 1)
-                )
-                tape.tick = t + 4
-            elif isinstance(other, _PLAIN) or isinstance(other, numbers.Number):
+                tape = _tape
+                return Traced(value, tape.vbuf, tape.binary(self.offset, self.buffer, other.offset, other.buffer))
+            if isinstance(other, _PLAIN) or isinstance(other, numbers.Number):
                 value = op(self.value, other)
-                w.extend((self.offset, 0, 1, self.buffer, t, 0, n, 0, 1, tape.vbuf, t + 2, 1))
-                tape.tick = t + 3
-            else:
-                return NotImplemented
-            tape.next = n + 1
-            if len(w) >= _FLUSH_WORDS:
-                tape.flush()
-            return Traced(value, tape.vbuf, n)
+                tape = _tape
+                return Traced(value, tape.vbuf, tape.unary(self.offset, self.buffer))
+            return NotImplemented
 
     method.__name__ = op.__name__
     return method
@@ -154,17 +192,9 @@ def _binary(op, reflected=False):
 
 def _unary(op):
     def method(self, *constants):
-        tape = _tape
-        t = tape.tick
-        n = tape.next
         value = op(self.value, *constants)
-        w = tape.words
-        w.extend((self.offset, 0, 1, self.buffer, t, 0, n, 0, 1, tape.vbuf, t + 2, 1))
-        tape.tick = t + 3
-        tape.next = n + 1
-        if len(w) >= _FLUSH_WORDS:
-            tape.flush()
-        return Traced(value, tape.vbuf, n)
+        tape = _tape
+        return Traced(value, tape.vbuf, tape.unary(self.offset, self.buffer))
 
     method.__name__ = op.__name__
     return method
@@ -175,22 +205,15 @@ def _compare(op):
     nothing: the result is a plain ``bool``."""
 
     def method(self, other):
-        tape = _tape
-        t = tape.tick
-        w = tape.words
         if type(other) is Traced:
             result = op(self.value, other.value)
-            w.extend((self.offset, 0, 1, self.buffer, t, 0, other.offset, 0, 1, other.buffer, t + 1, 0))
-            tape.tick = t + 3
-        elif isinstance(other, _PLAIN) or isinstance(other, numbers.Number):
+            _tape.compare(self.offset, self.buffer, other.offset, other.buffer)
+            return result
+        if isinstance(other, _PLAIN) or isinstance(other, numbers.Number):
             result = op(self.value, other)
-            w.extend((self.offset, 0, 1, self.buffer, t, 0))
-            tape.tick = t + 2
-        else:
-            return NotImplemented
-        if len(w) >= _FLUSH_WORDS:
-            tape.flush()
-        return result
+            _tape.compare1(self.offset, self.buffer)
+            return result
+        return NotImplemented
 
     return method
 
@@ -203,22 +226,13 @@ def _divmod_method(reflected):
             pair = (other, self) if reflected else (self, other)
         else:
             return NotImplemented
-        tape = _tape
-        t = tape.tick
-        w = tape.words
-        values = [p.value if type(p) is Traced else p for p in pair]
-        q, r = divmod(*values)
+        q, r = divmod(*[p.value if type(p) is Traced else p for p in pair])
+        loads = []
         for p in pair:
             if type(p) is Traced:
-                w.extend((p.offset, 0, 1, p.buffer, t, 0))
-                t += 1
-        t += 1
-        n = tape.next
-        w.extend((n, 0, 1, tape.vbuf, t, 1, n + 1, 0, 1, tape.vbuf, t + 1, 1))
-        tape.tick = t + 2
-        tape.next = n + 2
-        if len(w) >= _FLUSH_WORDS:
-            tape.flush()
+                loads += (p.offset, p.buffer)
+        tape = _tape
+        n = tape.general(tuple(loads), 2)
         return Traced(q, tape.vbuf, n), Traced(r, tape.vbuf, n + 1)
 
     return method
@@ -307,11 +321,7 @@ def _wrap(obj, buffer, counter, where):
 def _unwrap(obj, tape):
     """``obj`` with plain values, loading each traced scalar once, in order."""
     if type(obj) is Traced:
-        t = tape.tick
-        tape.words.extend((obj.offset, 0, 1, obj.buffer, t, 0))
-        tape.tick = t + 1
-        if len(tape.words) >= _FLUSH_WORDS:
-            tape.flush()
+        tape.load(obj.offset, obj.buffer)
         return obj.value
     if isinstance(obj, list):
         return [_unwrap(x, tape) for x in obj]
@@ -381,7 +391,7 @@ def trace_function(fn, *args, path, metadata=None, elem_size=8, values="values",
         if values in writer._buffers:
             raise ValueError("values=%r is also the name of an argument" % (values,))
         vbuf = writer._buffer(values, "other", elem_size)
-        tape = _Tape(writer, vbuf.id)
+        tape = _tape_class()(writer._sink, vbuf.id)
         _tape = tape
         try:
             result = fn(*wrapped)

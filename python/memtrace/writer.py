@@ -233,9 +233,6 @@ class PySink(object):
         self._last.append(None)
         return len(self._end) - 1
 
-    def rename(self, old, new):
-        self._ids[new] = self._ids.pop(old)
-
     def record(self, buf, op, offset, size):
         """Records elements [offset, offset + size) of buffer id ``buf``
         (checked by the caller), as events of at most 2^32 - 1 elements."""

@@ -198,5 +198,68 @@ class Refusals(TempDirTest):
             trace_function(outer, 1, path=self.path("outer.trace"))
 
 
+
+def native_tape():
+    try:
+        from memtrace._native import Tape
+    except ImportError:
+        return None
+    return Tape
+
+
+def mixed_program(xs, ys, k):
+    """Every kind of operation the tape records, with constants and returns."""
+    import math
+    acc = xs[0] * 0.5
+    out = []
+    for x, y in zip(xs, ys):
+        acc = acc + x * y - abs(-x) / 3
+        q, r = divmod(k, 3)
+        if acc > y or acc == 2 or 1 < x:
+            acc = acc ** 2 % 7
+        out.append(math.floor(acc) + round(x, 1) + q - r)
+    return out, acc, [acc, acc]
+
+
+@unittest.skipIf(native_tape() is None, "the Rust extension is not built (pip install ./python builds it)")
+class NativeTapeAgainstPythonTape(TempDirTest):
+    """memtrace._native.Tape against its reference memtrace.scalar.PyTape: the same bytes."""
+
+    def trace(self, tape_class, fn, args, name):
+        import memtrace.scalar
+        old = memtrace.scalar._tape_class
+        memtrace.scalar._tape_class = lambda: tape_class
+        try:
+            result = trace_function(fn, *args, path=self.path(name))
+        finally:
+            memtrace.scalar._tape_class = old
+        with open(self.path(name), "rb") as f:
+            return result, f.read()
+
+    def test_same_programs_same_bytes(self):
+        from memtrace.scalar import PyTape
+        import random
+        rng = random.Random(7)
+        programs = [(naive_matmul, ([[1.0] * 5 for _ in range(5)], [[2.0] * 5 for _ in range(5)]))]
+        for _ in range(20):
+            n = rng.randrange(1, 40)
+            programs.append((mixed_program, ([rng.uniform(-3, 3) for _ in range(n)], [rng.uniform(-3, 3) for _ in range(n)], rng.randrange(0, 100))))
+        for i, (fn, args) in enumerate(programs):
+            ours = self.trace(native_tape(), fn, args, "native%d.trace" % i)
+            reference = self.trace(PyTape, fn, args, "python%d.trace" % i)
+            self.assertEqual(ours, reference, i)
+
+    def test_the_comparison_sees_a_difference(self):
+        from memtrace.scalar import PyTape
+
+        class LateStore(PyTape):
+            def unary(self, offset, buffer):
+                self.tick += 1
+                return PyTape.unary(self, offset, buffer)
+
+        args = ([1.0, 2.0], [3.0, 4.0], 5)
+        self.assertNotEqual(self.trace(LateStore, mixed_program, args, "a.trace"), self.trace(PyTape, mixed_program, args, "b.trace"))
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -247,9 +247,136 @@ impl EventSink {
     }
 }
 
-/// The module: `from memtrace._native import EventSink`.
+/// The clock and events of a traced run (see `memtrace.scalar.PyTape`,
+/// its reference): each method records one kind of operation.
+#[pyclass(module = "memtrace._native")]
+struct Tape {
+    /// The writer's sink; blocks of packed events go to its `extend_raw`.
+    sink: Py<PyAny>,
+    pending: Vec<u8>,
+    #[pyo3(get)]
+    vbuf: u32,
+    #[pyo3(get)]
+    tick: u64,
+    #[pyo3(get)]
+    next: u64,
+}
+
+/// Events per block handed to the sink, as `memtrace.scalar._BLOCK`.
+const TAPE_BLOCK: usize = 1 << 12;
+
+impl Tape {
+    fn event(&mut self, offset: u64, buffer: u32, op: u8) -> PyResult<()> {
+        let step = u32::try_from(self.tick).map_err(|_| {
+            pyo3::exceptions::PyOverflowError::new_err(
+                "the traced run exceeds 2^32 ticks: the format's step field is 32 bits",
+            )
+        })?;
+        let mut event = [0u8; EVENT_BYTES];
+        event[0..8].copy_from_slice(&offset.to_le_bytes());
+        event[8..12].copy_from_slice(&1u32.to_le_bytes());
+        event[12..16].copy_from_slice(&buffer.to_le_bytes());
+        event[16..20].copy_from_slice(&step.to_le_bytes());
+        event[20] = op;
+        self.pending.extend_from_slice(&event);
+        self.tick += 1;
+        Ok(())
+    }
+
+    fn load_event(&mut self, offset: u64, buffer: u32) -> PyResult<()> {
+        self.event(offset, buffer, 0)
+    }
+
+    fn store(&mut self, py: Python<'_>) -> PyResult<u64> {
+        let n = self.next;
+        self.event(n, self.vbuf, 1)?;
+        self.next = n + 1;
+        self.maybe_flush(py)?;
+        Ok(n)
+    }
+
+    fn maybe_flush(&mut self, py: Python<'_>) -> PyResult<()> {
+        if self.pending.len() >= TAPE_BLOCK * EVENT_BYTES {
+            self.flush(py)?;
+        }
+        Ok(())
+    }
+}
+
+#[pymethods]
+impl Tape {
+    #[new]
+    fn new(sink: Py<PyAny>, vbuf: u32) -> Self {
+        Tape { sink, pending: Vec::with_capacity(TAPE_BLOCK * EVENT_BYTES + 4 * EVENT_BYTES), vbuf, tick: 0, next: 0 }
+    }
+
+    /// `a op b`, both traced: load a, load b, tick, store.
+    fn binary(&mut self, py: Python<'_>, a_offset: u64, a_buffer: u32, b_offset: u64, b_buffer: u32) -> PyResult<u64> {
+        self.load_event(a_offset, a_buffer)?;
+        self.load_event(b_offset, b_buffer)?;
+        self.tick += 1;
+        self.store(py)
+    }
+
+    /// An operation with one traced operand: load, tick, store.
+    fn unary(&mut self, py: Python<'_>, offset: u64, buffer: u32) -> PyResult<u64> {
+        self.load_event(offset, buffer)?;
+        self.tick += 1;
+        self.store(py)
+    }
+
+    /// A comparison of two traced operands: load, load, tick.
+    fn compare(&mut self, py: Python<'_>, a_offset: u64, a_buffer: u32, b_offset: u64, b_buffer: u32) -> PyResult<()> {
+        self.load_event(a_offset, a_buffer)?;
+        self.load_event(b_offset, b_buffer)?;
+        self.tick += 1;
+        self.maybe_flush(py)
+    }
+
+    /// A comparison with a constant: load, tick.
+    fn compare1(&mut self, py: Python<'_>, offset: u64, buffer: u32) -> PyResult<()> {
+        self.load_event(offset, buffer)?;
+        self.tick += 1;
+        self.maybe_flush(py)
+    }
+
+    /// One load (returning a result): load, tick.
+    fn load(&mut self, py: Python<'_>, offset: u64, buffer: u32) -> PyResult<()> {
+        self.load_event(offset, buffer)?;
+        self.maybe_flush(py)
+    }
+
+    /// Loads of `loads` (offset, buffer, offset, buffer, ...), one tick,
+    /// `stores` stores; returns the first stored offset.
+    fn general(&mut self, py: Python<'_>, loads: Vec<u64>, stores: u32) -> PyResult<u64> {
+        for pair in loads.chunks(2) {
+            let buffer = pair.get(1).copied().unwrap_or_default();
+            let buffer =
+                u32::try_from(buffer).map_err(|_| pyo3::exceptions::PyValueError::new_err("buffer id over 32 bits"))?;
+            self.load_event(pair[0], buffer)?;
+        }
+        self.tick += 1;
+        let first = self.next;
+        for _ in 0..stores {
+            self.store(py)?;
+        }
+        Ok(first)
+    }
+
+    fn flush(&mut self, py: Python<'_>) -> PyResult<()> {
+        if !self.pending.is_empty() {
+            let block = PyBytes::new(py, &self.pending);
+            self.sink.call_method1(py, "extend_raw", (block,))?;
+            self.pending.clear();
+        }
+        Ok(())
+    }
+}
+
+/// The module: `from memtrace._native import EventSink, Tape`.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<EventSink>()?;
+    m.add_class::<Tape>()?;
     Ok(())
 }
