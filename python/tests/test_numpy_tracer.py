@@ -1,5 +1,6 @@
 """NumpyTracer: every slice and view case against hand-written ranges, and a
 sparse-parity training step (forward, hinge loss, backward, update)."""
+import inspect
 import os
 import unittest
 import warnings
@@ -267,6 +268,25 @@ class Lifecycle(TempDirTest):
         y = x * 2
         self.assertEqual(np.asarray(y).tolist(), [2.0, 2.0, 2.0])
         self.assertEqual(read_trace(p)[2], [])
+
+
+
+@unittest.skipIf(np is None, "numpy not installed")
+class Unclosed(TempDirTest):
+    def test_a_tracer_dropped_without_close_warns_and_writes_nothing(self):
+        import gc
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("default")
+            line = inspect.currentframe().f_lineno + 1
+            tr = memtrace.NumpyTracer(self.path("t.trace"))
+            tr.array(np.ones(2), "x") * 2
+            del tr
+            gc.collect()
+        unclosed = [w for w in caught if issubclass(w.category, memtrace.UnclosedTraceWarning)]
+        self.assertEqual(len(unclosed), 1, [str(w.message) for w in caught])
+        self.assertIn("NumpyTracer", str(unclosed[0].message))
+        self.assertEqual((unclosed[0].filename, unclosed[0].lineno), (__file__, line))
+        self.assertEqual(os.listdir(self.dir.name), [])
 
 
 if __name__ == "__main__":
