@@ -272,9 +272,9 @@ _READS_ALL = frozenset(
     average std var max min amax amin nanmax nanmin argmax argmin any all clip around round
     concatenate stack vstack hstack dstack column_stack copy cumsum cumprod diff sort argsort
     tile repeat flip fliplr flipud roll count_nonzero nonzero flatnonzero argwhere unique
-    allclose isclose array_equal array_equiv trace tril triu linspace_like pad select
+    allclose isclose array_equal array_equiv trace tril triu pad select
     maximum minimum abs absolute median percentile quantile nanmean searchsorted take
-    put_along_axis take_along_axis append insert delete squeeze_copy norm outer_copy
+    take_along_axis append insert delete norm
     ascontiguousarray asfortranarray""".split()
 )
 
