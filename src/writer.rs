@@ -44,10 +44,25 @@ pub struct WriteOptions {
 }
 
 impl WriteOptions {
-    /// zstd (level 3) for a name ending in `.zst`, raw otherwise.
+    /// zstd (level 3) for a name ending in `.zst` or `.zstd` (any case), raw otherwise.
     pub fn for_path(path: &Path) -> WriteOptions {
-        let zst = path.extension().is_some_and(|e| e == "zst" || e == "zstd");
+        let zst = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("zst") || e.eq_ignore_ascii_case("zstd"));
         WriteOptions { compression: if zst { Compression::Zstd { level: 3 } } else { Compression::None } }
+    }
+
+    /// A warning when `path` names another compression format (`x.gz`,
+    /// `x.xz`, ...): the trace would be written raw under a name that says
+    /// otherwise. Writers print it; `None` when the name and encoding agree.
+    pub fn name_mismatch(path: &Path) -> Option<String> {
+        const OTHERS: [&str; 10] = ["gz", "gzip", "tgz", "bz2", "xz", "lz4", "lzma", "zip", "7z", "br"];
+        let ext = path.extension()?.to_str()?;
+        OTHERS.iter().any(|o| ext.eq_ignore_ascii_case(o)).then(|| {
+            format!(
+                "{}: only names ending in .zst are compressed (zstd); this trace is written uncompressed \
+                 (readers accept it whatever its name; name it .trace, or .zst to compress)",
+                path.display()
+            )
+        })
     }
 }
 

@@ -47,6 +47,7 @@ MAX_METADATA = 1 << 16
 MAX_HEADER_LEN = 64 << 20
 _U32 = (1 << 32) - 1
 _SPOOL_EVENTS = 1 << 12
+_OTHER_COMPRESSIONS = ("gz", "gzip", "tgz", "bz2", "xz", "lz4", "lzma", "zip", "7z", "br")
 
 
 class UnclosedTraceWarning(UserWarning):
@@ -525,6 +526,13 @@ class TraceWriter(object):
 
     def _output(self, raw_file):
         """The stream to write raw trace bytes to, and how to end it."""
+        if os.path.splitext(self.path)[1].lower().lstrip(".") in _OTHER_COMPRESSIONS:
+            warnings.warn(
+                "%s: only names ending in .zst are compressed (zstd); this trace is written uncompressed "
+                "(readers accept it whatever its name; name it .trace, or .zst to compress)" % self.path,
+                RuntimeWarning,
+                stacklevel=4,
+            )
         if self.path.lower().endswith(".zst"):
             try:
                 import zstandard

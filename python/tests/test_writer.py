@@ -274,6 +274,14 @@ class Fixes(TempDirTest):
         finally:
             memtrace.writer.MAX_HEADER_LEN = old
 
+    def test_a_name_of_another_compression_warns(self):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with TraceWriter(self.path("t.gz")) as t:
+                t.write("W1", 1)
+        self.assertTrue(any("only names ending in .zst are compressed" in str(w.message) for w in caught))
+        self.assertEqual(parse(self.path("t.gz"))[1], 1)
+
     def test_control_characters_in_names_are_refused(self):
         with TraceWriter(self.path("t.trace")) as t:
             for bad in ("a\nb", "a,\x00", "\x1b[31m"):

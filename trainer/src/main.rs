@@ -22,7 +22,12 @@ use memtrace_trainer::train::{predict, Tracer, Variant};
 use serde_json::json;
 
 #[derive(Parser, Debug)]
-#[command(name = "record", version, about = "Train sparse parity with any seed variant; record its memory accesses")]
+#[command(
+    name = "record",
+    version,
+    allow_negative_numbers = true,
+    about = "Train sparse parity with any seed variant; record its memory accesses"
+)]
 #[command(group(ArgGroup::new("warmup").args(["warmup_acc", "warmup_epochs"])))]
 #[command(group(ArgGroup::new("window").args(["start", "first_active"])))]
 struct Cli {
@@ -105,6 +110,7 @@ impl Cli {
         if self.batch == 0 {
             return Err("--batch must be at least 1".into());
         }
+
         if self.output.as_deref().is_some_and(|p| p.as_os_str() == "-") {
             if self.json {
                 return Err("--json with -o -: the trace already goes to standard output".into());
@@ -237,17 +243,27 @@ fn history_json(t: &Trainer, solved: Option<usize>, wall_s: f64) -> serde_json::
     })
 }
 
+/// A loss for the table: six decimals while that is readable, scientific
+/// notation past it (a diverging run's losses reach 1e100 and more).
+fn loss_cell(v: f64) -> String {
+    if v.is_finite() && (v == 0.0 || (1e-4..1e6).contains(&v.abs())) {
+        format!("{v:.6}")
+    } else {
+        format!("{v:.4e}")
+    }
+}
+
 fn history_text(t: &Trainer, solved: Option<usize>, until: f64, wall_s: f64) -> String {
     let h = &t.history;
     let mut out = String::from("epoch  train acc  test acc  train loss  test loss\n");
     for e in 0..h.test_accs.len() {
         out.push_str(&format!(
-            "{:>5}  {:>9.3}  {:>8.3}  {:>10.6}  {:>9.6}\n",
+            "{:>5}  {:>9.3}  {:>8.3}  {:>10}  {:>9}\n",
             e + 1,
             h.train_accs[e],
             h.test_accs[e],
-            h.train_losses[e],
-            h.test_losses[e]
+            loss_cell(h.train_losses[e]),
+            loss_cell(h.test_losses[e])
         ));
     }
     match solved {
@@ -309,6 +325,13 @@ fn metadata(cli: &Cli, header: &mut Header) {
 
 fn run(cli: Cli, stop: &AtomicBool) -> Result<(), String> {
     cli.validate()?;
+    if cli.batch > cli.n_train {
+        eprintln!(
+            "record: warning: --batch {} is larger than the training set (--n-train {}): \
+             every batch is the whole training set, {} samples",
+            cli.batch, cli.n_train, cli.n_train
+        );
+    }
     let started = Instant::now();
     let mut trainer = Trainer::new(cli.run_config());
     let Some(path) = cli.output.clone() else {
@@ -371,6 +394,9 @@ fn run(cli: Cli, stop: &AtomicBool) -> Result<(), String> {
     let recorder = if to_stdout {
         TraceRecorder::to_stream(std::io::stdout(), header, n, cli.hidden, cli.batch)
     } else {
+        if let Some(warning) = memtrace::WriteOptions::name_mismatch(&path) {
+            eprintln!("record: warning: {warning}");
+        }
         TraceRecorder::create(&path, header, n, cli.hidden, cli.batch)
     }
     .map_err(|e| format!("{shown}: {e}"))?;
@@ -381,7 +407,9 @@ fn run(cli: Cli, stop: &AtomicBool) -> Result<(), String> {
         solved =
             train_epochs(&mut trainer, cli.epochs.unwrap_or(DEFAULT_EPOCHS), cli.until_acc, &mut tracer, stop, "")?;
     } else {
-        let per_step = cli.batch.max(1);
+        // As in training (and the reference's slicing), a batch never holds
+        // a sample twice: at most the whole training set.
+        let per_step = cli.batch.clamp(1, n_train);
         for k in 0..cli.steps {
             if k == 0 || cli.reload_params {
                 trainer.stepper.write_params(&mut tracer);

@@ -114,6 +114,11 @@ fn errors_are_one_line() {
     insta::assert_snapshot!(analyze(&format!("cache --size 12XB {A}")));
     insta::assert_snapshot!(analyze(&format!("cache --granularity line --size 32KiB --line 48 {A}")));
     insta::assert_snapshot!(analyze("info traces/golden/README.md"));
+    // Errors that say what to do: a negative size is a size error (not
+    // clap's tip to write `-- -1`); a missing output folder is named.
+    insta::assert_snapshot!(analyze(&format!("cache --size -1 {A}")));
+    insta::assert_snapshot!(analyze(&format!("export --csv {A} -o no-such-folder/x.csv")));
+    insta::assert_snapshot!(analyze(&format!("mrc --plot no-such-folder/m.svg {A}")));
 }
 
 /// Runs `analyze` in `dir` (so tables print the short names given).

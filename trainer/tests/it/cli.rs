@@ -87,8 +87,13 @@ fn invalid_values_get_one_clear_line() {
         );
         assert_eq!(err.trim_end().lines().count(), 1, "{args}: {err}");
     }
-    // Batches larger than the training set hold one training set's temporaries.
-    Command::cargo_bin("record").unwrap().args(["--batch", "100000000000", "--epochs", "1"]).assert().success();
+    // Batches larger than the training set hold one training set's temporaries,
+    // and say so: every batch is the whole set (as in the reference's slicing).
+    let out =
+        Command::cargo_bin("record").unwrap().args(["--batch", "100000000000", "--epochs", "1"]).output().unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--batch 100000000000 is larger than the training set (--n-train"), "{err}");
     // Tiles larger than hidden are fine: one tile.
     Command::cargo_bin("record").unwrap().args(["--hidden", "50", "--tiles", "80", "--epochs", "1"]).assert().success();
     // Mutually exclusive flags are usage errors.
@@ -188,4 +193,49 @@ fn a_window_without_an_update_is_named() {
     );
     let active = run(&["--first-active"]);
     assert!(active.contains("window starts at sample 1") && !active.contains("forward passes only"), "{active}");
+}
+
+#[test]
+fn a_batch_larger_than_the_training_set_traces_each_sample_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (big, whole) = (dir.path().join("big.trace"), dir.path().join("whole.trace"));
+    let args = ["--n-train", "10", "--n-test", "10", "--hidden", "20", "--n-bits", "8", "--k", "2"];
+    Command::cargo_bin("record").unwrap().args(args).args(["--batch", "64", "-o"]).arg(&big).assert().success();
+    Command::cargo_bin("record").unwrap().args(args).args(["--batch", "10", "-o"]).arg(&whole).assert().success();
+    let events = |p: &std::path::Path| {
+        let mut all = Vec::new();
+        memtrace::TraceReader::open(p).unwrap().for_each_batch(|b| all.extend_from_slice(b)).unwrap();
+        all
+    };
+    assert_eq!(events(&big), events(&whole));
+}
+
+#[test]
+fn diverging_losses_print_in_scientific_notation() {
+    let out = Command::cargo_bin("record")
+        .unwrap()
+        .args(["--lr", "-1", "--epochs", "3", "--hidden", "50", "--n-train", "100", "--n-test", "50"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    for line in text.lines() {
+        assert!(line.len() <= 80, "a table line as wide as its number: {line}");
+    }
+    assert!(text.lines().nth(3).is_some_and(|l| l.contains('e')), "{text}");
+}
+
+#[test]
+fn names_of_other_compressions_warn_and_zst_is_any_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let gz = dir.path().join("t.gz");
+    let out = Command::cargo_bin("record").unwrap().args(["--hidden", "20", "-o"]).arg(&gz).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("t.gz: only names ending in .zst are compressed"), "{err}");
+    assert_eq!(&std::fs::read(&gz).unwrap()[..8], b"MEMTRACE");
+    let upper = dir.path().join("t.ZST");
+    let out = Command::cargo_bin("record").unwrap().args(["--hidden", "20", "-o"]).arg(&upper).output().unwrap();
+    assert!(out.status.success() && !String::from_utf8_lossy(&out.stderr).contains("warning"));
+    assert_eq!(&std::fs::read(&upper).unwrap()[..4], &[0x28, 0xb5, 0x2f, 0xfd]);
 }

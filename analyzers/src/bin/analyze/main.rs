@@ -49,6 +49,7 @@ enum Command {
         traces: Vec<PathBuf>,
     },
     /// The seeds' weighted average reuse distance, dmc and per-buffer distances.
+    #[command(allow_negative_numbers = true)]
     Ard {
         #[arg(long)]
         json: bool,
@@ -56,6 +57,7 @@ enum Command {
         traces: Vec<PathBuf>,
     },
     /// Per-buffer reuse-distance histograms (count, p50, p90, p99, max, bars).
+    #[command(allow_negative_numbers = true)]
     Hist {
         #[arg(long)]
         json: bool,
@@ -72,6 +74,7 @@ enum Command {
         traces: Vec<PathBuf>,
     },
     /// Cache simulation: the seeds' object LRU cache (default), or caches of lines like hardware.
+    #[command(allow_negative_numbers = true)]
     Cache {
         /// Cache sizes, comma separated: 32KiB,256KiB (a bare number is bytes; K, M, G are powers of 1024).
         #[arg(long, required = true, value_parser = parse_sizes, action = ArgAction::Append)]
@@ -94,6 +97,7 @@ enum Command {
         traces: Vec<PathBuf>,
     },
     /// Exact LRU miss-ratio curve for every cache size, in one pass (line granularity).
+    #[command(allow_negative_numbers = true)]
     Mrc {
         /// Only at these sizes (comma list); without it, at every size where the curve changes.
         #[arg(long, value_parser = parse_sizes)]
@@ -114,6 +118,7 @@ enum Command {
         traces: Vec<PathBuf>,
     },
     /// Energy of the data movement in an inclusive cache hierarchy: per step, per sample, by role.
+    #[command(allow_negative_numbers = true)]
     Energy {
         /// A cache level, from L1 down: SIZE[:WAYS|full[:POLICY]] (repeat; default 32KiB:8:lru and 1MiB:16:lru).
         #[arg(long = "level", value_parser = parse_level)]
@@ -132,6 +137,7 @@ enum Command {
         traces: Vec<PathBuf>,
     },
     /// Geometric-stack costs: ByteDMD classic and live, density-ranked space_dmd, address cost.
+    #[command(allow_negative_numbers = true)]
     Dmd {
         /// Price every buffer's elements at N bytes (default: each buffer's own element size).
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
@@ -196,10 +202,18 @@ pub struct Failure(pub String);
 
 /// Refuses a plot whose folder does not exist, before any work is done.
 fn check_plot(plot: Option<&Path>) -> Result<(), Failure> {
-    let Some(svg) = plot else { return Ok(()) };
-    match svg.parent().filter(|d| !d.as_os_str().is_empty()) {
+    plot.map_or(Ok(()), |svg| check_output(svg, "the plot"))
+}
+
+/// Refuses, before any work, an output whose folder does not exist, saying
+/// what to do (`-` is standard output and always fine).
+pub(crate) fn check_output(path: &Path, what: &str) -> Result<(), Failure> {
+    if path.as_os_str() == "-" {
+        return Ok(());
+    }
+    match path.parent().filter(|d| !d.as_os_str().is_empty()) {
         Some(dir) if !dir.is_dir() => {
-            Err(fail(svg, format!("cannot write the plot: no folder {}; create it or name another", dir.display())))
+            Err(fail(path, format!("cannot write {what}: no folder {}; create it or name another", dir.display())))
         }
         _ => Ok(()),
     }
@@ -287,7 +301,10 @@ fn run(cli: Cli, input: &mut Input) -> Result<(), Failure> {
             dmd(input, &traces, json, plot.as_deref(), DmdConfig { bytes_per_element, clock })
         }
         Command::Verify { traces } => tools::verify(input, &traces),
-        Command::Export { jsonl, output, trace, .. } => tools::export(input, &trace, &output, jsonl),
+        Command::Export { jsonl, output, trace, .. } => {
+            check_output(&output, "the export")?;
+            tools::export(input, &trace, &output, jsonl)
+        }
         Command::Import { csv, output } => tools::import(input, &csv, &output),
         Command::Diff { .. } => Ok(()), // handled in main: its exit status has three values
     }

@@ -77,6 +77,9 @@ pub fn import(input: &mut Input, csv: &Path, output: &Path) -> Result<(), Failur
                 .into(),
         ));
     }
+    if let Some(warning) = memtrace::WriteOptions::name_mismatch(output).filter(|_| !to_stdout) {
+        eprintln!("analyze: warning: {warning}");
+    }
     let imported = if to_stdout {
         memtrace::import::import_csv_to_stream(&source, std::io::stdout(), header)
     } else {
