@@ -1,6 +1,19 @@
 //! Aligned text tables, and the side-by-side layout every analyzer uses for
 //! several traces: one column per trace, each after the first followed by
-//! its ratio to the first.
+//! its ratio to the first. A table wider than [`set_max_width`] allows is
+//! wrapped: its value columns continue in further blocks under the same
+//! row labels, so no line is wider than the terminal.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// The widest line a table may print (0: no limit).
+static MAX_WIDTH: AtomicUsize = AtomicUsize::new(0);
+
+/// Limits the width of every table rendered from now on (the `analyze`
+/// binary passes the terminal's width); `None` for no limit, the default.
+pub fn set_max_width(width: Option<usize>) {
+    MAX_WIDTH.store(width.unwrap_or(0), Ordering::Relaxed);
+}
 
 /// A table of left-aligned labels and right-aligned values.
 pub struct Table {
@@ -10,12 +23,16 @@ pub struct Table {
     pub rows: Vec<Vec<String>>,
     /// Leading columns that are text, aligned left.
     pub text_columns: usize,
+    /// Columns that stay in the same block as the column before them when
+    /// a wide table wraps (a ratio beside its value).
+    pub glued: Vec<bool>,
 }
 
 impl Table {
     /// An empty table with these columns.
     pub fn new(headers: Vec<String>) -> Table {
-        Table { headers, rows: Vec::new(), text_columns: 1 }
+        let glued = vec![false; headers.len()];
+        Table { headers, rows: Vec::new(), text_columns: 1, glued }
     }
 
     /// The first `n` columns hold text and align left.
@@ -29,7 +46,8 @@ impl Table {
         self.rows.push(cells);
     }
 
-    /// The aligned text, a line per row under a rule.
+    /// The aligned text, a line per row under a rule; wrapped into blocks
+    /// of columns when wider than [`set_max_width`] allows.
     pub fn render(&self) -> String {
         let cols = self.headers.len();
         let mut width = vec![0usize; cols];
@@ -38,12 +56,57 @@ impl Table {
                 width[i] = width[i].max(c.chars().count());
             }
         }
+        let max = MAX_WIDTH.load(Ordering::Relaxed);
+        let total: usize = width.iter().sum::<usize>() + 2 * cols.saturating_sub(1);
+        let labels = self.text_columns.min(cols);
+        if max == 0 || total <= max || cols <= labels + 1 {
+            return self.render_columns(&(0..cols).collect::<Vec<_>>(), &width);
+        }
+        // Blocks of value columns, each under the label columns, each as
+        // wide as fits (at least one column, glued columns kept together).
+        let label_width: usize = width[..labels].iter().sum::<usize>() + 2 * labels.saturating_sub(1);
+        let mut blocks: Vec<Vec<usize>> = Vec::new();
+        let mut current: Vec<usize> = Vec::new();
+        let mut used = label_width;
+        let mut i = labels;
+        while i < cols {
+            let mut group = vec![i];
+            while group.last().is_some_and(|&j| j + 1 < cols && self.glued.get(j + 1).copied().unwrap_or(false)) {
+                group.push(group[group.len() - 1] + 1);
+            }
+            let mut need: usize = group.iter().map(|&j| width[j] + 2).sum();
+            if label_width + need > max {
+                // Too wide together: the glued columns go one by one.
+                group.truncate(1);
+                need = width[i] + 2;
+            }
+            if !current.is_empty() && used + need > max {
+                blocks.push(std::mem::take(&mut current));
+                used = label_width;
+            }
+            used += need;
+            i += group.len();
+            current.extend(group);
+        }
+        blocks.push(current);
+        let rendered: Vec<String> = blocks
+            .iter()
+            .map(|block| self.render_columns(&(0..labels).chain(block.iter().copied()).collect::<Vec<_>>(), &width))
+            .collect();
+        rendered.join("\n")
+    }
+
+    /// The columns `which` (indices), aligned to `width`.
+    fn render_columns(&self, which: &[usize], width: &[usize]) -> String {
+        let cols = self.headers.len();
         let mut out = String::new();
         let line = |r: &[String], out: &mut String| {
-            for (i, c) in r.iter().enumerate().take(cols) {
+            for (k, &i) in which.iter().enumerate() {
+                let Some(c) = r.get(i) else { continue };
+                let i_is_text = i < self.text_columns;
                 let pad = width[i] - c.chars().count();
-                if i < self.text_columns {
-                    if i > 0 {
+                if i_is_text {
+                    if k > 0 {
                         out.push_str("  ");
                     }
                     out.push_str(c);
@@ -59,7 +122,7 @@ impl Table {
             out.push('\n');
         };
         line(&self.headers, &mut out);
-        let rule: Vec<String> = width.iter().map(|w| "-".repeat(*w)).collect();
+        let rule: Vec<String> = width.iter().take(cols).map(|w| "-".repeat(*w)).collect();
         line(&rule, &mut out);
         for r in &self.rows {
             line(r, &mut out);
@@ -137,6 +200,9 @@ pub fn side_by_side(first_header: &str, traces: &[String], rows: &[(String, Vec<
         }
     }
     let mut table = Table::new(headers);
+    for (i, h) in table.headers.iter().enumerate() {
+        table.glued[i] = h.starts_with("vs ");
+    }
     for (label, values) in rows {
         let mut cells = vec![label.clone()];
         for (t, v) in values.iter().enumerate() {

@@ -15,6 +15,7 @@ fn analyze(args: &str) -> String {
     let out = Command::cargo_bin("analyze")
         .unwrap()
         .current_dir(common::root())
+        .env_remove("COLUMNS")
         .args(args.split_whitespace())
         .output()
         .unwrap();
@@ -121,9 +122,43 @@ fn errors_are_one_line() {
     insta::assert_snapshot!(analyze(&format!("mrc --plot no-such-folder/m.svg {A}")));
 }
 
+/// A table wider than the terminal ($COLUMNS here) wraps into blocks of
+/// columns under the same labels, each ratio beside its value; no line is
+/// wider than the terminal.
+#[test]
+fn wide_tables_wrap_to_the_terminal() {
+    let policies = "lru,fifo,clock,sieve,lfu,arc,s3fifo,random,opt";
+    let mut all = String::new();
+    for (columns, args) in [
+        ("100", format!("cache --granularity line --size 32KiB,256KiB --policy {policies} {A}")),
+        ("80", format!("ard {A} {B}")),
+    ] {
+        let out = Command::cargo_bin("analyze")
+            .unwrap()
+            .current_dir(common::root())
+            .env("COLUMNS", columns)
+            .args(args.split_whitespace())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let width: usize = columns.parse().unwrap();
+        for line in text.lines() {
+            assert!(line.chars().count() <= width, "wider than {width}: {line}");
+        }
+        all.push_str(&format!("$ COLUMNS={columns} analyze {args}\n{text}\n"));
+    }
+    insta::assert_snapshot!(all);
+}
+
 /// Runs `analyze` in `dir` (so tables print the short names given).
 fn analyze_in(dir: &std::path::Path, args: &str) -> String {
-    let out = Command::cargo_bin("analyze").unwrap().current_dir(dir).args(args.split_whitespace()).output().unwrap();
+    let out = Command::cargo_bin("analyze")
+        .unwrap()
+        .current_dir(dir)
+        .env_remove("COLUMNS")
+        .args(args.split_whitespace())
+        .output()
+        .unwrap();
     format!(
         "$ analyze {args}\nexit {}\n--- stdout\n{}--- stderr\n{}",
         out.status.code().map_or("signal".to_string(), |c| c.to_string()),

@@ -474,8 +474,20 @@ fn dmd(
     Ok(())
 }
 
+/// The width tables must fit: the terminal's when standard output is one,
+/// else `$COLUMNS` when set, else none (piped output keeps whole lines).
+fn table_width() -> Option<usize> {
+    if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        if let Some((_, columns)) = console::Term::stdout().size_checked() {
+            return Some(usize::from(columns));
+        }
+    }
+    std::env::var("COLUMNS").ok()?.trim().parse().ok().filter(|&w: &usize| w >= 20)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    memtrace_analyzers::table::set_max_width(table_width());
     let mut input = Input::default();
     if let Command::Diff { json, a, b } = &cli.command {
         return tools::diff(&mut input, *json, a, b);
