@@ -59,14 +59,15 @@ pub trait Analyzer {
 /// header. The trace is fully checked (structure, count, checksum) before
 /// `finish` is called.
 pub fn replay<A: Analyzer>(reader: TraceReader, make: impl FnOnce(&Header) -> A) -> Result<A::Output> {
-    replay_with_progress(reader, make, &mut |_, _| {})
+    replay_with_progress(reader, make, &mut |_, _, _| {})
 }
 
-/// [`replay`], calling `progress(bytes done, file length)` after every batch.
+/// [`replay`], calling `progress(analyzer, bytes done, file length)` after
+/// every batch (the analyzer, for progress measured in its own work).
 pub fn replay_with_progress<A: Analyzer>(
     mut reader: TraceReader,
     make: impl FnOnce(&Header) -> A,
-    progress: &mut dyn FnMut(u64, Option<u64>),
+    progress: &mut dyn FnMut(&A, u64, Option<u64>),
 ) -> Result<A::Output> {
     let mut analyzer = make(reader.header());
     while let Some(batch) = reader.next_batch()? {
@@ -74,7 +75,7 @@ pub fn replay_with_progress<A: Analyzer>(
             analyzer.event(e);
         }
         let (done, total) = reader.progress();
-        progress(done, total);
+        progress(&analyzer, done, total);
     }
     // next_batch returns None only after the footer is checked.
     let summary = reader.summary().ok_or_else(|| Error::invalid("the trace ended before its footer was checked"))?;

@@ -70,3 +70,115 @@ pub fn requests<'a>(layout: &'a mut LineLayout, events: &'a [Event]) -> impl Ite
         (a..=b).map(move |l| (l, w, e.buffer))
     })
 }
+
+/// The line requests of one event in lines of `line` bytes (a power of
+/// two), for elements of `elem` bytes: what every line analyzer makes of it,
+/// wherever its buffer is placed (buffers start on a line).
+#[inline]
+pub fn line_requests(e: &Event, elem: u64, line_shift: u32) -> u64 {
+    let start = u128::from(e.offset) * u128::from(elem);
+    let end = start + u128::from(e.len) * u128::from(elem);
+    let (first, last) = (start >> line_shift, (end.max(start + 1) - 1) >> line_shift);
+    u64::try_from(last - first + 1).unwrap_or(u64::MAX)
+}
+
+/// Counts the line requests a whole trace makes (a fast pass before a line
+/// analyzer, so a trace that would replay for days is refused up front).
+pub struct LineRequestCount {
+    elem: Vec<u64>,
+    shift: u32,
+    total: u128,
+}
+
+impl LineRequestCount {
+    /// A counter for lines of `line_bytes` (a power of two).
+    pub fn new(header: &Header, line_bytes: u64) -> LineRequestCount {
+        LineRequestCount {
+            elem: header.buffers.iter().map(|b| u64::from(b.elem_size)).collect(),
+            shift: line_bytes.max(1).trailing_zeros(),
+            total: 0,
+        }
+    }
+}
+
+impl crate::Analyzer for LineRequestCount {
+    type Output = u128;
+
+    #[inline]
+    fn event(&mut self, e: &Event) {
+        let elem = self.elem.get(e.buffer as usize).copied().unwrap_or(4);
+        self.total += u128::from(line_requests(e, elem, self.shift));
+    }
+
+    fn finish(self, _: &Header, _: &memtrace::TraceSummary) -> crate::Result<u128> {
+        Ok(self.total)
+    }
+}
+
+/// An analyzer with a running count of the line requests it has been given:
+/// the measure of its progress.
+pub struct Counted<A> {
+    /// The analyzer.
+    pub inner: A,
+    counter: LineRequestCount,
+}
+
+impl<A> Counted<A> {
+    /// `inner`, counting lines of `line_bytes`.
+    pub fn new(inner: A, header: &Header, line_bytes: u64) -> Counted<A> {
+        Counted { inner, counter: LineRequestCount::new(header, line_bytes) }
+    }
+
+    /// Line requests so far.
+    pub fn done(&self) -> u64 {
+        u64::try_from(self.counter.total).unwrap_or(u64::MAX)
+    }
+}
+
+impl<A: crate::Analyzer> crate::Analyzer for Counted<A> {
+    type Output = A::Output;
+
+    #[inline]
+    fn event(&mut self, e: &Event) {
+        crate::Analyzer::event(&mut self.counter, e);
+        self.inner.event(e);
+    }
+
+    fn finish(self, header: &Header, summary: &memtrace::TraceSummary) -> crate::Result<A::Output> {
+        self.inner.finish(header, summary)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The count equals the requests the layout expands an event to.
+    #[test]
+    fn line_requests_match_the_layout() {
+        let mut h = Header::new("t", "0");
+        h.add_buffer(memtrace::Buffer { name: "a".into(), len: 1000, elem_size: 12, role: memtrace::Role::Other })
+            .unwrap();
+        h.add_buffer(memtrace::Buffer { name: "b".into(), len: 5000, elem_size: 1, role: memtrace::Role::Other })
+            .unwrap();
+        for line in [1u64, 8, 64, 4096] {
+            let mut layout = LineLayout::new(&h, line);
+            for (buffer, offset, len) in
+                [(0u32, 0u64, 1u32), (0, 5, 17), (1, 63, 2), (1, 0, 4096), (0, 999, 1), (1, 4000, 1000)]
+            {
+                let e = Event { offset, len, buffer, step: 0, op: Op::Read };
+                let expanded = requests(&mut layout, std::slice::from_ref(&e)).count() as u64;
+                let elem = u64::from(h.buffers[buffer as usize].elem_size);
+                assert_eq!(line_requests(&e, elem, line.trailing_zeros()), expanded, "{line} {offset} {len}");
+            }
+        }
+    }
+
+    /// The hostile extreme: one event of 2^32 - 1 elements of 2^32 - 1 bytes.
+    #[test]
+    fn the_largest_event_counts_without_overflow() {
+        let e = Event { offset: 0, len: u32::MAX, buffer: 0, step: 0, op: Op::Read };
+        let n = line_requests(&e, u64::from(u32::MAX), 6);
+        assert_eq!(u128::from(n), (u128::from(u32::MAX) * u128::from(u32::MAX)).div_ceil(64));
+    }
+}

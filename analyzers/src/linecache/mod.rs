@@ -28,6 +28,6 @@ mod sim;
 pub(crate) mod slab;
 
 pub use belady::Belady;
-pub use layout::{requests, LineLayout};
+pub use layout::{line_requests, requests, Counted, LineLayout, LineRequestCount};
 pub use policy::{build_cache, Access, Assoc, Policy, PolicyKind, SetAssociative, POLICIES};
 pub use sim::{LineCacheSim, LineConfig, LineResult, RequestCollector, Traffic};

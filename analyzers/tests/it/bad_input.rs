@@ -150,3 +150,47 @@ fn bad_cache_sizes_are_usage_errors() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("unknown unit"), "{err}");
 }
+
+/// A 24-byte event can declare 2^58 lines (2^32 - 1 elements of 2^32 - 1
+/// bytes, ceil((2^32 - 1)^2 / 64) = 288,230,376,017,494,017 lines of 64
+/// bytes): every line analyzer counts the line requests first and refuses,
+/// in one line, with the count and the flag that raises the limit; a
+/// limit below a real trace's count refuses it too, and raising it runs.
+#[test]
+fn line_analyzers_refuse_centuries_of_line_requests_up_front() {
+    let dir = tempfile::tempdir().unwrap();
+    let hostile = dir.path().join("huge.trace");
+    let mut header = memtrace::Header::new("test", "0");
+    let huge = memtrace::Buffer {
+        name: "x".into(),
+        len: u64::from(u32::MAX),
+        elem_size: u32::MAX,
+        role: memtrace::Role::Other,
+    };
+    header.add_buffer(huge).unwrap();
+    let mut w = memtrace::TraceWriter::create(&hostile, header).unwrap();
+    w.event(memtrace::Event { buffer: 0, op: memtrace::Op::Read, offset: 0, len: u32::MAX, step: 0 }).unwrap();
+    w.finish().unwrap();
+    for cmd in [&["cache", "--granularity", "line", "--size", "32KiB"][..], &["mrc"], &["hist", "--stack"], &["energy"]]
+    {
+        let out = Command::cargo_bin("analyze")
+            .unwrap()
+            .args(cmd)
+            .arg(&hostile)
+            .timeout(std::time::Duration::from_secs(60))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{cmd:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{cmd:?}: {err}");
+        assert!(err.contains("implies 288,230,376,017,494,017 line requests of 64-byte lines"), "{cmd:?}: {err}");
+        assert!(err.contains("years") && err.contains("--max-line-requests"), "{cmd:?}: {err}");
+    }
+    let (ok, _) = valid_trace(dir.path());
+    let (code, _, err) = analyze(&["mrc", "--max-line-requests", "100", ok.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("more than the limit of 100"), "{err}");
+    let (code, out, err) = analyze(&["mrc", "--max-line-requests", "1000000", ok.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("miss ratio"), "{out}");
+}

@@ -11,6 +11,8 @@ mod tools;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 
 use clap::{ArgAction, Parser, Subcommand, ValueEnum};
 use memtrace::TraceReader;
@@ -20,7 +22,9 @@ use memtrace_analyzers::dmd::{self, Clock, DmdConfig, DmdReport};
 use memtrace_analyzers::energy::{Hierarchy, LevelConfig, PJ_PER_WORD_DRAM};
 use memtrace_analyzers::hist::{Hist, Weight};
 use memtrace_analyzers::info::Info;
-use memtrace_analyzers::linecache::{LineCacheSim, LineConfig, LineResult, PolicyKind, RequestCollector};
+use memtrace_analyzers::linecache::{
+    Counted, LineCacheSim, LineConfig, LineRequestCount, LineResult, PolicyKind, RequestCollector,
+};
 use memtrace_analyzers::mrc::{self, Mrc, MrcReport};
 use memtrace_analyzers::{replay_with_progress, Analyzer, Named, Report};
 use rayon::prelude::*;
@@ -70,6 +74,9 @@ enum Command {
         /// Line size in bytes for --stack [default: 64].
         #[arg(long, requires = "stack")]
         line: Option<u64>,
+        /// Refuse a trace that implies more line requests than this (a guard against days of replay).
+        #[arg(long, value_name = "N", default_value_t = input::MAX_LINE_REQUESTS)]
+        max_line_requests: u64,
         #[arg(required = true)]
         traces: Vec<PathBuf>,
     },
@@ -93,6 +100,9 @@ enum Command {
         policy: Vec<PolicyKind>,
         #[arg(long)]
         json: bool,
+        /// Refuse a trace that implies more line requests than this (a guard against days of replay).
+        #[arg(long, value_name = "N", default_value_t = input::MAX_LINE_REQUESTS)]
+        max_line_requests: u64,
         #[arg(required = true)]
         traces: Vec<PathBuf>,
     },
@@ -114,6 +124,9 @@ enum Command {
         /// Also draw the curves (all traces on one plot) as SVG.
         #[arg(long, value_name = "FILE.svg")]
         plot: Option<PathBuf>,
+        /// Refuse a trace that implies more line requests than this (a guard against days of replay).
+        #[arg(long, value_name = "N", default_value_t = input::MAX_LINE_REQUESTS)]
+        max_line_requests: u64,
         #[arg(required = true)]
         traces: Vec<PathBuf>,
     },
@@ -133,6 +146,9 @@ enum Command {
         batch: Option<u64>,
         #[arg(long)]
         json: bool,
+        /// Refuse a trace that implies more line requests than this (a guard against days of replay).
+        #[arg(long, value_name = "N", default_value_t = input::MAX_LINE_REQUESTS)]
+        max_line_requests: u64,
         #[arg(required = true)]
         traces: Vec<PathBuf>,
     },
@@ -230,7 +246,64 @@ fn replay<A: Analyzer>(
     make: impl FnOnce(&memtrace::Header) -> A,
 ) -> Result<A::Output, Failure> {
     let mut progress = Progress::new(path);
-    replay_with_progress(reader, make, &mut |d, t| progress.update(d, t)).map_err(|e| fail(path, e))
+    replay_with_progress(reader, make, &mut |_, d, t| progress.update(d, t)).map_err(|e| fail(path, e))
+}
+
+/// The line requests `path` implies in lines of `line` bytes (a fast pass
+/// over its events), refused above `--max-line-requests`.
+fn line_requests(input: &mut Input, path: &Path, line: u64) -> Result<u64, Failure> {
+    let total = replay(input.open(path)?, path, |h| LineRequestCount::new(h, line))?;
+    let limit = input.max_line_requests;
+    if total > u128::from(limit) {
+        return Err(fail(
+            path,
+            format!(
+                "implies {} line requests of {line}-byte lines, more than the limit of {} (at about 150 M/s: {}); \
+                 if that is meant, raise it with --max-line-requests {}",
+                thousands_u128(total),
+                memtrace_analyzers::table::thousands(limit),
+                duration_at(total, 150e6),
+                total.min(u128::from(u64::MAX))
+            ),
+        ));
+    }
+    Ok(total as u64)
+}
+
+fn thousands_u128(n: u128) -> String {
+    match u64::try_from(n) {
+        Ok(n) => memtrace_analyzers::table::thousands(n),
+        Err(_) => n.to_string(),
+    }
+}
+
+/// How long `work` units take at `rate` per second, in words.
+fn duration_at(work: u128, rate: f64) -> String {
+    let s = work as f64 / rate;
+    let (v, unit) = match s {
+        s if s < 120.0 => (s, "seconds"),
+        s if s < 7200.0 => (s / 60.0, "minutes"),
+        s if s < 172_800.0 => (s / 3600.0, "hours"),
+        s if s < 63_072_000.0 => (s / 86_400.0, "days"),
+        s => (s / 31_536_000.0, "years"),
+    };
+    format!("{} {unit}", if v < 1e6 { format!("{v:.0}") } else { format!("{v:.1e}") })
+}
+
+/// Replays `path` through a line analyzer, after checking the line requests
+/// it implies; the progress bar follows line requests.
+fn replay_lines<A: Analyzer>(
+    input: &mut Input,
+    path: &Path,
+    line: u64,
+    make: impl FnOnce(&memtrace::Header) -> A,
+) -> Result<A::Output, Failure> {
+    let total = line_requests(input, path, line)?;
+    let mut progress = Progress::lines(path);
+    replay_with_progress(input.open(path)?, |h| Counted::new(make(h), h, line), &mut |a: &Counted<A>, _, _| {
+        progress.update(a.done(), Some(total))
+    })
+    .map_err(|e| fail(path, e))
 }
 
 /// The generic path: every trace through `one`, then the reports printed.
@@ -274,8 +347,12 @@ fn run(cli: Cli, input: &mut Input) -> Result<(), Failure> {
         Command::Ard { json, traces } => {
             each(input, &traces, json, |input, path| replay(input.open(path)?, path, Ard::new)).map(drop)
         }
-        Command::Hist { json, weight, stack, line, traces } => hist(input, &traces, json, weight, stack, line),
-        Command::Cache { size, granularity, line, assoc, policy, json, traces } => {
+        Command::Hist { json, weight, stack, line, max_line_requests, traces } => {
+            input.max_line_requests = max_line_requests;
+            hist(input, &traces, json, weight, stack, line)
+        }
+        Command::Cache { size, granularity, line, assoc, policy, json, max_line_requests, traces } => {
+            input.max_line_requests = max_line_requests;
             let sizes: Vec<u64> = size.into_iter().flatten().collect();
             if granularity == Some(Granularity::Line) {
                 let line = line.unwrap_or(64);
@@ -290,10 +367,12 @@ fn run(cli: Cli, input: &mut Input) -> Result<(), Failure> {
                 .map(drop)
             }
         }
-        Command::Mrc { size, line, sample, json, csv, plot, traces } => {
+        Command::Mrc { size, line, sample, json, csv, plot, max_line_requests, traces } => {
+            input.max_line_requests = max_line_requests;
             mrc(input, &traces, json, csv, plot.as_deref(), &size.concat(), line, sample)
         }
-        Command::Energy { levels, line, pj_per_word, batch, json, traces } => {
+        Command::Energy { levels, line, pj_per_word, batch, json, max_line_requests, traces } => {
+            input.max_line_requests = max_line_requests;
             energy(input, &traces, json, levels, line, &pj_per_word, batch)
         }
         Command::Dmd { bytes_per_element, clock, json, plot, traces } => {
@@ -332,14 +411,11 @@ fn hist(
         check_line(line, 1)?;
     }
     each(input, traces, json, |input, path| {
-        replay(input.open(path)?, path, |h| {
-            let hist = Hist::new(h, weight);
-            if stack {
-                hist.with_stack(h, line)
-            } else {
-                hist
-            }
-        })
+        if stack {
+            replay_lines(input, path, line, |h| Hist::new(h, weight).with_stack(h, line))
+        } else {
+            replay(input.open(path)?, path, |h| Hist::new(h, weight))
+        }
     })
     .map(drop)
 }
@@ -363,6 +439,7 @@ fn line_cache(
         .flat_map(|&s| policies.iter().map(move |&p| LineConfig { policy: p, size_bytes: s, line, assoc: assoc.0 }))
         .collect();
     each(input, traces, json, |input, path| {
+        let per_pass = line_requests(input, path, line)?;
         let source = input.source(path)?;
         let open = || TraceReader::open(&source).map_err(|e| fail(path, e));
         let requests = if policies.contains(&PolicyKind::Opt) {
@@ -370,11 +447,26 @@ fn line_cache(
         } else {
             None
         };
+        // One bar for all the configurations' passes, whichever core runs them.
+        let total = per_pass.saturating_mul(configs.len() as u64);
+        let done = AtomicU64::new(0);
+        let progress = Mutex::new(Progress::lines(path));
         configs
             .par_iter()
             .map(|cfg| {
-                memtrace_analyzers::replay(open()?, |h| LineCacheSim::new(h, *cfg, requests.as_deref()))
-                    .map_err(|e| fail(path, e))
+                let mut seen = 0;
+                replay_with_progress(
+                    open()?,
+                    |h| Counted::new(LineCacheSim::new(h, *cfg, requests.as_deref()), h, line),
+                    &mut |a: &Counted<LineCacheSim>, _, _| {
+                        let all = done.fetch_add(a.done() - seen, Ordering::Relaxed) + a.done() - seen;
+                        seen = a.done();
+                        if let Ok(mut p) = progress.try_lock() {
+                            p.update(all, Some(total));
+                        }
+                    },
+                )
+                .map_err(|e| fail(path, e))
             })
             .collect::<Result<Vec<LineResult>, Failure>>()
     })
@@ -399,7 +491,7 @@ fn mrc(
     }
     let mut curves = Vec::new();
     for path in traces {
-        let curve = replay(input.open(path)?, path, |h| Mrc::new(h, line, sample))?;
+        let curve = replay_lines(input, path, line, |h| Mrc::new(h, line, sample))?;
         curves.push(Named { trace: label(path), report: curve });
     }
     if let Some(svg) = plot {
@@ -450,7 +542,8 @@ fn energy(
         let samples =
             batch.unwrap_or_else(|| reader.header().metadata("batch").and_then(|v| v.parse().ok()).unwrap_or(1));
         let hierarchy = Hierarchy::new(reader.header(), &levels, line, dram, samples).map_err(|e| fail(path, e))?;
-        replay(reader, path, |_| hierarchy)
+        drop(reader);
+        replay_lines(input, path, line, |_| hierarchy)
     })
     .map(drop)
 }
