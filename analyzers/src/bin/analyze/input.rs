@@ -121,12 +121,10 @@ impl Progress {
         if self.bar.is_none() && self.started.elapsed().as_secs_f64() > 1.0 {
             let bar = indicatif::ProgressBar::new(total.unwrap_or(0));
             if let Ok(style) = indicatif::ProgressStyle::with_template(self.template) {
-                let style = style.with_key(
-                    "lines_per_sec",
-                    |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let style =
+                    style.with_key("lines_per_sec", |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
                         let _ = write!(w, "{:.1} M/s", state.per_sec() / 1e6);
-                    },
-                );
+                    });
                 bar.set_style(style.progress_chars("=> "));
             }
             bar.set_message(self.label.clone());
