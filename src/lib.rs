@@ -31,6 +31,7 @@
 mod error;
 pub mod format;
 pub mod import;
+pub mod output;
 mod reader;
 mod writer;
 

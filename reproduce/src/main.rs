@@ -46,7 +46,8 @@ impl Tools {
     fn record(&self, name: &str, args: &str) -> Res<PathBuf> {
         let path = self.traces.join(format!("{name}.zst"));
         let mut a: Vec<String> = args.split_whitespace().map(String::from).collect();
-        a.extend(["-o".into(), path.display().to_string(), "--json".into()]);
+        // The seeds folder is this tool's own: each run regenerates it.
+        a.extend(["-o".into(), path.display().to_string(), "--force".into(), "--json".into()]);
         self.run(&self.record, &a)?;
         Ok(path)
     }
@@ -89,6 +90,7 @@ impl Tools {
             .arg(&csv)
             .arg("-o")
             .arg(&out)
+            .arg("--force")
             .output()
             .map_err(|e| format!("cannot run analyze: {e}"))?;
         if !status.status.success() {

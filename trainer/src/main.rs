@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use clap::{ArgGroup, Parser};
+use memtrace::output::Output;
 use memtrace::Header;
 use memtrace_trainer::record::TraceRecorder;
 use memtrace_trainer::run::{RunConfig, Trainer};
@@ -91,6 +92,9 @@ struct Cli {
     /// raw trace to standard output, for a pipe (`record -o - | analyze ard -`).
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
+    /// Replace the output file if it exists (without it, an existing file is refused).
+    #[arg(long, requires = "output")]
+    force: bool,
 }
 
 const DEFAULT_EPOCHS: usize = 200;
@@ -325,6 +329,11 @@ fn metadata(cli: &Cli, header: &mut Header) {
 
 fn run(cli: Cli, stop: &AtomicBool) -> Result<(), String> {
     cli.validate()?;
+    // Decided before any work: a run never ends by refusing to write.
+    let target = match &cli.output {
+        Some(p) => Some(memtrace::output::resolve(p, cli.force, &[]).map_err(|e| format!("{}: {e}", p.display()))?),
+        None => None,
+    };
     if cli.batch > cli.n_train {
         eprintln!(
             "record: warning: --batch {} is larger than the training set (--n-train {}): \
@@ -391,13 +400,16 @@ fn run(cli: Cli, stop: &AtomicBool) -> Result<(), String> {
     }
     let to_stdout = path.as_os_str() == "-";
     let shown = if to_stdout { "standard output".to_string() } else { path.display().to_string() };
-    let recorder = if to_stdout {
-        TraceRecorder::to_stream(std::io::stdout(), header, n, cli.hidden, cli.batch)
-    } else {
-        if let Some(warning) = memtrace::WriteOptions::name_mismatch(&path) {
-            eprintln!("record: warning: {warning}");
+    let recorder = match target {
+        Some(Output::Stdout) | None => TraceRecorder::to_stream(std::io::stdout(), header, n, cli.hidden, cli.batch),
+        // A device or FIFO is written in place, raw: `-o /dev/null` discards.
+        Some(Output::Device(file)) => TraceRecorder::to_stream(file, header, n, cli.hidden, cli.batch),
+        Some(Output::File(path)) => {
+            if let Some(warning) = memtrace::WriteOptions::name_mismatch(&path) {
+                eprintln!("record: warning: {warning}");
+            }
+            TraceRecorder::create(&path, header, n, cli.hidden, cli.batch)
         }
-        TraceRecorder::create(&path, header, n, cli.hidden, cli.batch)
     }
     .map_err(|e| format!("{shown}: {e}"))?;
     let mut tracer = recorder;

@@ -492,7 +492,7 @@ mod cli {
             let err = String::from_utf8_lossy(&out.stderr);
             assert_eq!(
                 err,
-                "analyze: no/such/dir/d.svg: cannot write the plot: no folder no/such/dir; create it or name another\n"
+                "analyze: no/such/dir/d.svg: cannot write into no/such/dir: no such directory; create it or name another\n"
             );
         }
     }

@@ -16,6 +16,7 @@ mod interrupt;
 mod linecache;
 mod linecache_properties;
 mod memory;
+mod outputs;
 mod properties;
 mod sharing;
 mod snapshots;

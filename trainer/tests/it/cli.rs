@@ -108,7 +108,7 @@ fn the_same_command_gives_the_same_bytes() {
     let run = || {
         Command::cargo_bin("record")
             .unwrap()
-            .args(["--hidden", "200", "--batch", "4", "--steps", "3", "--tiles", "50", "-o"])
+            .args(["--hidden", "200", "--batch", "4", "--steps", "3", "--tiles", "50", "--force", "-o"])
             .arg(&path)
             .assert()
             .success();
@@ -238,4 +238,25 @@ fn names_of_other_compressions_warn_and_zst_is_any_case() {
     let out = Command::cargo_bin("record").unwrap().args(["--hidden", "20", "-o"]).arg(&upper).output().unwrap();
     assert!(out.status.success() && !String::from_utf8_lossy(&out.stderr).contains("warning"));
     assert_eq!(&std::fs::read(&upper).unwrap()[..4], &[0x28, 0xb5, 0x2f, 0xfd]);
+}
+
+#[test]
+fn an_existing_output_needs_force_and_a_device_is_never_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("t.trace");
+    std::fs::write(&out, b"precious").unwrap();
+    let run = Command::cargo_bin("record").unwrap().args(["--hidden", "20", "-o"]).arg(&out).output().unwrap();
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{err}");
+    assert!(err.contains("t.trace: already exists; pass --force to replace it"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert_eq!(std::fs::read(&out).unwrap(), b"precious");
+    Command::cargo_bin("record").unwrap().args(["--hidden", "20", "--force", "-o"]).arg(&out).assert().success();
+    assert_eq!(&std::fs::read(&out).unwrap()[..8], b"MEMTRACE");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        Command::cargo_bin("record").unwrap().args(["--hidden", "20", "-o", "/dev/null"]).assert().success();
+        assert!(std::fs::metadata("/dev/null").unwrap().file_type().is_char_device());
+    }
 }

@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use clap::{ArgAction, Parser, Subcommand, ValueEnum};
+use memtrace::output::Output;
 use memtrace::TraceReader;
 use memtrace_analyzers::ard::Ard;
 use memtrace_analyzers::cache::ObjectCaches;
@@ -124,6 +125,9 @@ enum Command {
         /// Also draw the curves (all traces on one plot) as SVG.
         #[arg(long, value_name = "FILE.svg")]
         plot: Option<PathBuf>,
+        /// Replace the plot file if it exists.
+        #[arg(long, requires = "plot")]
+        force: bool,
         /// Refuse a trace that implies more line requests than this (a guard against days of replay).
         #[arg(long, value_name = "N", default_value_t = input::MAX_LINE_REQUESTS)]
         max_line_requests: u64,
@@ -166,6 +170,9 @@ enum Command {
         /// Also draw, per trace, the cumulative bytedmd_live and the distribution of read depths as SVG.
         #[arg(long, value_name = "FILE.svg")]
         plot: Option<PathBuf>,
+        /// Replace the plot file if it exists.
+        #[arg(long, requires = "plot")]
+        force: bool,
         #[arg(required = true)]
         traces: Vec<PathBuf>,
     },
@@ -183,6 +190,9 @@ enum Command {
         /// Output file, or - for standard output.
         #[arg(short, long, default_value = "-")]
         output: PathBuf,
+        /// Replace the output file if it exists (without it, an existing file is refused).
+        #[arg(long)]
+        force: bool,
         trace: PathBuf,
     },
     /// Where two traces first differ (event, step, buffer); exit 0 identical, 1 different, 2 trouble.
@@ -198,6 +208,9 @@ enum Command {
         /// Output trace; zstd-compressed when it ends in .zst.
         #[arg(short, long)]
         output: PathBuf,
+        /// Replace the output file if it exists (without it, an existing file is refused).
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -216,23 +229,17 @@ enum ClockArg {
 /// An error already carrying the file it concerns.
 pub struct Failure(pub String);
 
-/// Refuses a plot whose folder does not exist, before any work is done.
-fn check_plot(plot: Option<&Path>) -> Result<(), Failure> {
-    plot.map_or(Ok(()), |svg| check_output(svg, "the plot"))
+/// Refuses, before any work, a plot the run could not write or should not
+/// replace (an existing file without --force, one of the traces).
+fn check_plot(plot: Option<&Path>, force: bool, traces: &[PathBuf]) -> Result<(), Failure> {
+    let Some(svg) = plot else { return Ok(()) };
+    let inputs: Vec<&Path> = traces.iter().map(PathBuf::as_path).collect();
+    resolve(svg, force, &inputs).map(drop)
 }
 
-/// Refuses, before any work, an output whose folder does not exist, saying
-/// what to do (`-` is standard output and always fine).
-pub(crate) fn check_output(path: &Path, what: &str) -> Result<(), Failure> {
-    if path.as_os_str() == "-" {
-        return Ok(());
-    }
-    match path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        Some(dir) if !dir.is_dir() => {
-            Err(fail(path, format!("cannot write {what}: no folder {}; create it or name another", dir.display())))
-        }
-        _ => Ok(()),
-    }
+/// Where an output goes, decided before any work (`memtrace::output`).
+fn resolve(path: &Path, force: bool, inputs: &[&Path]) -> Result<Output, Failure> {
+    memtrace::output::resolve(path, force, inputs).map_err(|e| fail(path, e))
 }
 
 fn label(path: &Path) -> String {
@@ -367,24 +374,29 @@ fn run(cli: Cli, input: &mut Input) -> Result<(), Failure> {
                 .map(drop)
             }
         }
-        Command::Mrc { size, line, sample, json, csv, plot, max_line_requests, traces } => {
+        Command::Mrc { size, line, sample, json, csv, plot, force, max_line_requests, traces } => {
             input.max_line_requests = max_line_requests;
+            check_plot(plot.as_deref(), force, &traces)?;
             mrc(input, &traces, json, csv, plot.as_deref(), &size.concat(), line, sample)
         }
         Command::Energy { levels, line, pj_per_word, batch, json, max_line_requests, traces } => {
             input.max_line_requests = max_line_requests;
             energy(input, &traces, json, levels, line, &pj_per_word, batch)
         }
-        Command::Dmd { bytes_per_element, clock, json, plot, traces } => {
+        Command::Dmd { bytes_per_element, clock, json, plot, force, traces } => {
+            check_plot(plot.as_deref(), force, &traces)?;
             let clock = if clock == ClockArg::Steps { Clock::Steps } else { Clock::Events };
             dmd(input, &traces, json, plot.as_deref(), DmdConfig { bytes_per_element, clock })
         }
         Command::Verify { traces } => tools::verify(input, &traces),
-        Command::Export { jsonl, output, trace, .. } => {
-            check_output(&output, "the export")?;
-            tools::export(input, &trace, &output, jsonl)
+        Command::Export { jsonl, output, force, trace, .. } => {
+            let target = resolve(&output, force, &[&trace])?;
+            tools::export(input, &trace, &output, target, jsonl)
         }
-        Command::Import { csv, output } => tools::import(input, &csv, &output),
+        Command::Import { csv, output, force } => {
+            let target = resolve(&output, force, &[&csv])?;
+            tools::import(input, &csv, &output, target)
+        }
         Command::Diff { .. } => Ok(()), // handled in main: its exit status has three values
     }
 }
@@ -485,7 +497,6 @@ fn mrc(
     sample: f64,
 ) -> Result<(), Failure> {
     check_line(line, 1)?;
-    check_plot(plot)?;
     if !(sample > 0.0 && sample <= 1.0) {
         return Err(Failure(format!("--sample {sample}: a fraction of lines, 0 < R <= 1")));
     }
@@ -556,7 +567,6 @@ fn dmd(
     plot: Option<&Path>,
     config: DmdConfig,
 ) -> Result<(), Failure> {
-    check_plot(plot)?;
     let reports = each(input, traces, json, |input, path| {
         let second = replay(input.open(path)?, path, |h| dmd::Scan::new(h, config))?;
         replay(input.open(path)?, path, |_| second)

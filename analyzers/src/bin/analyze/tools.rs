@@ -5,6 +5,7 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use memtrace::output::Output;
 use memtrace::Header;
 use memtrace_analyzers::export::{Csv, EventFormat, JsonLines};
 
@@ -33,16 +34,36 @@ pub fn verify(input: &mut Input, traces: &[PathBuf]) -> Result<(), Failure> {
     Ok(())
 }
 
-pub fn export(input: &mut Input, trace: &Path, output: &Path, jsonl: bool) -> Result<(), Failure> {
+pub fn export(input: &mut Input, trace: &Path, output: &Path, target: Output, jsonl: bool) -> Result<(), Failure> {
     let mut format: Box<dyn EventFormat> = if jsonl { Box::new(JsonLines) } else { Box::new(Csv) };
+    // Nothing is printed from a trace that fails its checks: a stream is
+    // verified in a first pass; a file is written aside and renamed into
+    // place only once the trace's checksum has been verified.
+    let mut staged = None;
+    let to_stdout = matches!(target, Output::Stdout);
+    let mut sink: Box<dyn Write> = match target {
+        Output::Stdout | Output::Device(_) => {
+            let mut reader = input.open(trace)?;
+            while reader.next_batch().map_err(|e| fail(trace, e))?.is_some() {}
+            match target {
+                Output::Device(file) => Box::new(std::io::BufWriter::new(file)),
+                _ => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+            }
+        }
+        Output::File(path) => {
+            let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            let file = tempfile::Builder::new()
+                .prefix(".memtrace-export.")
+                .suffix(".partial")
+                .tempfile_in(dir)
+                .map_err(|e| fail(output, format!("cannot write into {}: {e}", dir.display())))?;
+            let handle = file.as_file().try_clone().map_err(|e| fail(output, e))?;
+            staged = Some((file, path));
+            Box::new(std::io::BufWriter::new(handle))
+        }
+    };
     let mut reader = input.open(trace)?;
     let header = reader.header().clone();
-    let to_stdout = output.as_os_str() == "-";
-    let mut sink: Box<dyn Write> = if to_stdout {
-        Box::new(std::io::BufWriter::new(std::io::stdout().lock()))
-    } else {
-        Box::new(std::io::BufWriter::new(std::fs::File::create(output).map_err(|e| fail(output, e))?))
-    };
     let write_err = |e: std::io::Error| -> Failure {
         if to_stdout {
             Failure(format!("cannot write output: {e}"))
@@ -59,17 +80,24 @@ pub fn export(input: &mut Input, trace: &Path, output: &Path, jsonl: bool) -> Re
         }
         sink.flush().map_err(write_err)
     })();
+    drop(sink);
     match result {
         Err(Failure(m)) if to_stdout && m.contains("Broken pipe") => Ok(()),
-        other => other,
+        Err(f) => Err(f),
+        Ok(()) => {
+            if let Some((file, path)) = staged {
+                file.persist(&path).map_err(|e| fail(output, e.error))?;
+            }
+            Ok(())
+        }
     }
 }
 
-pub fn import(input: &mut Input, csv: &Path, output: &Path) -> Result<(), Failure> {
+pub fn import(input: &mut Input, csv: &Path, output: &Path, target: Output) -> Result<(), Failure> {
     let mut header = Header::new("memtrace-import", env!("CARGO_PKG_VERSION"));
     header.set_metadata("source", csv.display().to_string());
     let source = input.source(csv)?;
-    let to_stdout = output.as_os_str() == "-";
+    let to_stdout = matches!(target, Output::Stdout);
     if to_stdout && std::io::stdout().is_terminal() {
         return Err(Failure(
             "-o -: standard output is a terminal; pipe the trace (analyze import log.csv -o - | analyze ard -) \
@@ -77,13 +105,15 @@ pub fn import(input: &mut Input, csv: &Path, output: &Path) -> Result<(), Failur
                 .into(),
         ));
     }
-    if let Some(warning) = memtrace::WriteOptions::name_mismatch(output).filter(|_| !to_stdout) {
-        eprintln!("analyze: warning: {warning}");
-    }
-    let imported = if to_stdout {
-        memtrace::import::import_csv_to_stream(&source, std::io::stdout(), header)
-    } else {
-        memtrace::import::import_csv(&source, output, header)
+    let imported = match target {
+        Output::Stdout => memtrace::import::import_csv_to_stream(&source, std::io::stdout(), header),
+        Output::Device(file) => memtrace::import::import_csv_to_stream(&source, file, header),
+        Output::File(path) => {
+            if let Some(warning) = memtrace::WriteOptions::name_mismatch(&path) {
+                eprintln!("analyze: warning: {warning}");
+            }
+            memtrace::import::import_csv(&source, &path, header)
+        }
     };
     let s = imported.map_err(|e| {
         // CSV errors are about the input; writer errors about the output.
