@@ -62,6 +62,14 @@ pub enum ErrorKind {
     },
     /// The zstd stream itself is damaged.
     Compression(io::Error),
+    /// A zstd stream compressed with a larger window than the reader allows
+    /// (`zstd --long=28` and above): valid, but it would take that much memory.
+    ZstdWindow {
+        /// The window the frame declares, in bytes.
+        needed: u64,
+        /// The largest window the reader accepts.
+        allowed: u64,
+    },
     /// Malformed CSV input.
     Csv(String),
     /// A caller asked the writer for something the format cannot hold.
@@ -149,6 +157,13 @@ impl fmt::Display for ErrorKind {
                 "checksum mismatch: the footer says {stored:08x}, the content gives {computed:08x}; the file is damaged"
             ),
             ErrorKind::Compression(e) => write!(f, "damaged zstd stream: {e}"),
+            ErrorKind::ZstdWindow { needed, allowed } => write!(
+                f,
+                "the zstd stream needs a {} MiB window (compressed with --long?), more than the {} MiB this reader \
+                 allows; recompress it with a smaller one: zstd -dc --long=31 FILE | zstd -o NEW.zst",
+                needed >> 20,
+                allowed >> 20
+            ),
             ErrorKind::Csv(what) => write!(f, "{what}"),
             ErrorKind::InvalidInput(what) => write!(f, "{what}"),
         }

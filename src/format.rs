@@ -281,10 +281,11 @@ impl Header {
         if self.metadata.len() > MAX_METADATA as usize {
             return Err(Error::invalid(format!("at most {MAX_METADATA} metadata entries")));
         }
-        for (i, (k, v)) in self.metadata.iter().enumerate() {
+        let mut keys = std::collections::HashSet::with_capacity(self.metadata.len());
+        for (k, v) in &self.metadata {
             check_str("metadata key", k, MAX_NAME_LEN)?;
             check_str("metadata value", v, MAX_VALUE_LEN)?;
-            if self.metadata[..i].iter().any(|(k2, _)| k2 == k) {
+            if !keys.insert(k.as_str()) {
                 return Err(Error::invalid(format!("metadata key {k:?} appears twice")));
             }
         }
@@ -480,11 +481,13 @@ pub(crate) fn decode_header(bytes: &[u8], decompressed: bool) -> Result<Header> 
     let n_meta = c.u32("metadata count")?;
     c.check_count(n_meta, MAX_METADATA, 6, "metadata entries")?;
     let mut metadata: Vec<(String, String)> = Vec::with_capacity(n_meta as usize);
+    let mut keys = std::collections::HashSet::with_capacity(n_meta as usize);
     for _ in 0..n_meta {
         let at = c.pos as u64;
         let k = c.str16(MAX_NAME_LEN, "metadata key")?;
         let v = c.str32(MAX_VALUE_LEN, "metadata value")?;
-        if metadata.iter().any(|(k2, _)| *k2 == k) {
+        // A set, not a scan: 65,536 keys would otherwise cost 2^31 comparisons.
+        if !keys.insert(k.clone()) {
             return Err(Error::corrupt(at, decompressed, format!("metadata key {k:?} appears twice")));
         }
         metadata.push((k, v));

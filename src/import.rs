@@ -13,11 +13,11 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::format::{Buffer, Header, Op, Role, MAX_BUFFERS, MAX_NAME_LEN};
+use crate::format::{Buffer, Header, Op, Role, EVENT_LEN, FOOTER_LEN, MAX_BUFFERS, MAX_NAME_LEN};
 use crate::writer::{Compression, TraceWriter, WriteOptions, WriteSummary};
 
 /// The role an imported buffer gets from its name, following the seeds'
@@ -132,6 +132,12 @@ fn parse_line<'a>(text: &'a str, cols: Columns, line: u64, fields: &mut Vec<&'a 
     if size == 0 {
         return Err(csv_err(line, "size 0: an access covers at least one element"));
     }
+    if size > MAX_LINE_ELEMENTS {
+        return Err(csv_err(
+            line,
+            format!("size {size} is more than one event holds ({MAX_LINE_ELEMENTS} elements); split the access over several lines"),
+        ));
+    }
     let offset = match cols.offset {
         Some(i) => int(i, "offset")?,
         None => 0,
@@ -161,16 +167,14 @@ fn parse_line<'a>(text: &'a str, cols: Columns, line: u64, fields: &mut Vec<&'a 
 /// Calls `f` for every data line; `f` gets the parsed line and its number.
 fn scan(path: &Path, mut f: impl FnMut(Line<'_>, u64) -> Result<()>) -> Result<()> {
     let file = File::open(path)?;
-    if file.metadata()?.is_dir() {
-        return Err(Error::new(ErrorKind::Io(std::io::Error::other("is a directory, not a CSV file"))));
-    }
     let mut reader = BufReader::with_capacity(1 << 16, file);
     let mut text = String::new();
     let mut line_no = 0u64;
     let mut cols = None;
     loop {
         text.clear();
-        let n = reader.read_line(&mut text).map_err(|e| {
+        // At most one byte past the limit, so a line without end is refused, not gathered.
+        let n = (&mut reader).take(MAX_LINE_LEN as u64 + 1).read_line(&mut text).map_err(|e| {
             if e.kind() == std::io::ErrorKind::InvalidData {
                 csv_err(line_no + 1, "not UTF-8 text")
             } else {
@@ -181,6 +185,12 @@ fn scan(path: &Path, mut f: impl FnMut(Line<'_>, u64) -> Result<()>) -> Result<(
             break;
         }
         line_no += 1;
+        if text.len() > MAX_LINE_LEN {
+            return Err(csv_err(
+                line_no,
+                format!("longer than {MAX_LINE_LEN} bytes without a line end; not an events CSV"),
+            ));
+        }
         let trimmed = text.trim_end_matches(['\r', '\n']);
         match cols {
             None => cols = Some(parse_columns(trimmed)?),
@@ -199,30 +209,120 @@ fn scan(path: &Path, mut f: impl FnMut(Line<'_>, u64) -> Result<()>) -> Result<(
     Ok(())
 }
 
+/// The longest line the importer reads: a buffer name of [`MAX_NAME_LEN`]
+/// bytes and five numbers leave room for generous spacing. A longer line
+/// (or a stream of bytes without a newline, such as `/dev/zero`) is refused
+/// at once instead of being gathered in memory.
+pub const MAX_LINE_LEN: usize = 64 * 1024;
+
+/// The most elements one CSV line may declare: what one event holds, so
+/// every line is exactly one event and the output is bounded by the input
+/// (at most 24 bytes per line).
+pub const MAX_LINE_ELEMENTS: u64 = u32::MAX as u64;
+
+/// Which file an import error is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// The CSV being read.
+    Input,
+    /// The trace being written.
+    Output,
+}
+
+/// An import failure and the file it is about: a binary names the CSV for
+/// [`Side::Input`] and the output for [`Side::Output`] (a full disk is not
+/// the CSV's fault).
+#[derive(Debug)]
+pub struct ImportError {
+    /// The file at fault.
+    pub side: Side,
+    /// What went wrong (with a line number for CSV errors).
+    pub error: Error,
+}
+
+impl std::fmt::Display for ImportError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl std::error::Error for ImportError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
+fn input_err(error: Error) -> ImportError {
+    ImportError { side: Side::Input, error }
+}
+
+fn output_err(error: Error) -> ImportError {
+    ImportError { side: Side::Output, error }
+}
+
+/// What the first pass found the trace will hold, known before anything is
+/// written (a caller can say how large a large output will be).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImportPlan {
+    /// Distinct buffers.
+    pub buffers: u64,
+    /// Events, one per data line.
+    pub events: u64,
+    /// Bytes of the raw trace (before any compression).
+    pub raw_bytes: u64,
+}
+
+/// Where an import writes.
+pub enum Target<'a> {
+    /// A file (zstd-compressed if its name ends in `.zst`), written under a
+    /// temporary name and renamed when complete.
+    File(&'a Path),
+    /// A raw trace to a stream (standard output, a device, a pipe).
+    Stream(Box<dyn Write + Send>),
+}
+
 /// Imports an events CSV into a trace at `output` (compressed if it ends in `.zst`).
-pub fn import_csv(input: &Path, output: &Path, header: Header) -> Result<WriteSummary> {
-    import_csv_with(input, header, |h| TraceWriter::create_with(output, h, WriteOptions::for_path(output)))
+pub fn import_csv(input: &Path, output: &Path, header: Header) -> Result<WriteSummary, ImportError> {
+    import(input, Target::File(output), header, |_| {})
 }
 
 /// Imports an events CSV into a raw trace written to a stream (standard output).
-pub fn import_csv_to_stream(input: &Path, out: impl Write + Send + 'static, header: Header) -> Result<WriteSummary> {
-    import_csv_with(input, header, |h| TraceWriter::to_stream(out, h, WriteOptions { compression: Compression::None }))
+pub fn import_csv_to_stream(
+    input: &Path,
+    out: impl Write + Send + 'static,
+    header: Header,
+) -> Result<WriteSummary, ImportError> {
+    import(input, Target::Stream(Box::new(out)), header, |_| {})
 }
 
 /// A role the `role` column gave a buffer, and the line that gave it.
 type RoleGiven = (Role, u64);
 
-/// The import: the CSV is read twice (the buffer table, then the events),
-/// and the writer is opened in between by `open`.
-fn import_csv_with(
+/// The import: the CSV is read twice (the buffer table, then the events);
+/// `on_plan` hears what the trace will hold before the output is opened.
+pub fn import(
     input: &Path,
+    target: Target<'_>,
     mut header: Header,
-    open: impl FnOnce(Header) -> Result<TraceWriter>,
-) -> Result<WriteSummary> {
+    on_plan: impl FnOnce(&ImportPlan),
+) -> Result<WriteSummary, ImportError> {
+    // Read twice, so a pipe would give an empty second pass: refuse it here
+    // (binaries copy such inputs to a file first).
+    let meta = std::fs::metadata(input).map_err(|e| input_err(e.into()))?;
+    if meta.is_dir() {
+        return Err(input_err(Error::new(ErrorKind::Io(std::io::Error::other("is a directory, not a CSV file")))));
+    }
+    if !meta.is_file() {
+        return Err(input_err(Error::invalid(
+            "is not a regular file (a pipe or a device); the importer reads its input twice: copy it to a file first",
+        )));
+    }
     // Pass 1: the buffer table.
     let mut index: HashMap<String, usize> = HashMap::new();
     let mut table: Vec<(String, u64, Option<RoleGiven>)> = Vec::new();
+    let mut events = 0u64;
     scan(input, |l, line| {
+        events += 1;
         let end = l.offset + l.size;
         let i = match index.get(l.buffer) {
             Some(&i) => i,
@@ -248,20 +348,54 @@ fn import_csv_with(
             _ => {}
         }
         Ok(())
-    })?;
-    for (name, len, role) in &table {
-        let role = role.map_or_else(|| guess_role(name), |(r, _)| r);
-        header.add_buffer(Buffer::new(name.clone(), *len, role))?;
+    })
+    .map_err(input_err)?;
+    // Names are unique by construction (the index), so the table is built
+    // directly: `Header::add_buffer` scans for duplicates, which is
+    // quadratic over a million buffers. `encode` still checks, with a set.
+    header.buffers.reserve(table.len());
+    for (name, len, role) in table {
+        let role = role.map_or_else(|| guess_role(&name), |(r, _)| r);
+        header.buffers.push(Buffer::new(name, len, role));
     }
+    let header_len = header.encode().map_err(input_err)?.len() as u64;
+    on_plan(&ImportPlan {
+        buffers: header.buffers.len() as u64,
+        events,
+        raw_bytes: header_len + events * EVENT_LEN as u64 + FOOTER_LEN as u64,
+    });
     // Pass 2: the events.
-    let mut writer = open(header)?;
+    let mut writer = match target {
+        Target::File(output) => TraceWriter::create_with(output, header, WriteOptions::for_path(output)),
+        Target::Stream(out) => TraceWriter::to_stream(out, header, WriteOptions { compression: Compression::None }),
+    }
+    .map_err(output_err)?;
+    let mut failed_output = None;
+    let mut seen = 0u64;
     scan(input, |l, line| {
+        seen += 1;
         let id = *index.get(l.buffer).ok_or_else(|| {
             csv_err(line, format!("buffer {:?} appeared while importing (the file changed)", l.buffer))
         })?;
-        writer.access(id as u32, l.op, l.offset, l.size, l.step).map_err(|e| csv_err(line, e.to_string()))
+        writer.access(id as u32, l.op, l.offset, l.size, l.step).map_err(|e| match e.kind() {
+            // The disk, the pipe, the device: the output's failure, not the line's.
+            ErrorKind::Io(_) => {
+                failed_output = Some(e);
+                csv_err(line, "stopped: the output failed")
+            }
+            _ => csv_err(line, e.to_string()),
+        })
+    })
+    .map_err(|e| match failed_output.take() {
+        Some(out) => output_err(out),
+        None => input_err(e),
     })?;
-    writer.finish()
+    if seen != events {
+        return Err(input_err(Error::invalid(format!(
+            "the file changed while importing ({events} events on the first reading, {seen} on the second)"
+        ))));
+    }
+    writer.finish().map_err(output_err)
 }
 
 #[cfg(test)]

@@ -198,6 +198,25 @@ impl<R: Read> Read for CountingReader<R> {
     }
 }
 
+/// The largest zstd window the reader accepts (zstd's own default limit,
+/// `--long=27`): decoding memory follows the window, not the trace.
+pub const MAX_ZSTD_WINDOW: u64 = 1 << 27;
+
+/// The window a zstd frame declares, from its first six bytes (magic, frame
+/// header descriptor, window descriptor; RFC 8878 section 3.1.1.1.2), or
+/// `None` for a single-segment frame, whose window is its content size and
+/// is checked by the decoder.
+fn zstd_window(head: &[u8]) -> Option<u64> {
+    let descriptor = *head.get(4)?;
+    if descriptor & 0x20 != 0 {
+        return None;
+    }
+    let w = *head.get(5)?;
+    let log = 10 + u64::from(w >> 3);
+    let base = 1u64 << log;
+    Some(base + (base / 8) * u64::from(w & 7))
+}
+
 /// Reads until `buf` is full or the stream ends; returns the bytes read.
 fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut n = 0;
@@ -309,14 +328,21 @@ impl TraceReader {
         let seal = Arc::new(std::sync::Mutex::new(CompressedSeal::default()));
         let mut counted: Box<dyn Read + Send> =
             Box::new(CountingReader { inner, count: file_pos.clone(), seal: seal.clone(), ended: input_ended.clone() });
-        let mut magic = [0u8; 4];
+        // The magic and, for zstd, the frame header's window descriptor.
+        let mut magic = [0u8; 6];
         let n = read_full(&mut counted, &mut magic)?;
         if n == 0 {
             return Err(Error::new(ErrorKind::Empty));
         }
+        let is_zstd = n >= 4 && magic[..4] == ZSTD_MAGIC;
+        if is_zstd {
+            if let Some(window) = zstd_window(&magic[..n]).filter(|&w| w > MAX_ZSTD_WINDOW) {
+                return Err(Error::new(ErrorKind::ZstdWindow { needed: window, allowed: MAX_ZSTD_WINDOW }));
+            }
+        }
         let head = io::Cursor::new(magic[..n].to_vec());
         let chained: Box<dyn Read + Send> = Box::new(head.chain(counted));
-        let (mut inner, encoding, decompressed): (Box<dyn Read + Send>, _, _) = if n == 4 && magic == ZSTD_MAGIC {
+        let (mut inner, encoding, decompressed): (Box<dyn Read + Send>, _, _) = if is_zstd {
             let dec = zstd::stream::read::Decoder::new(chained).map_err(|e| Error::new(ErrorKind::Compression(e)))?;
             (Box::new(dec), Encoding::Zstd, true)
         } else {

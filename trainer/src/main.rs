@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use clap::{ArgGroup, Parser};
+use clap::{ArgGroup, CommandFactory, FromArgMatches, Parser};
 use memtrace::output::Output;
 use memtrace::Header;
 use memtrace_trainer::record::TraceRecorder;
@@ -95,6 +95,9 @@ struct Cli {
     /// Replace the output file if it exists (without it, an existing file is refused).
     #[arg(long, requires = "output")]
     force: bool,
+    /// The configuration as a canonical command line (see `configuration_command`).
+    #[arg(skip)]
+    command: String,
 }
 
 const DEFAULT_EPOCHS: usize = 200;
@@ -305,9 +308,33 @@ fn train_epochs<T: Tracer>(
     Ok(None)
 }
 
+/// The flags given on the command line that configure the trace, in the
+/// order `--help` lists them and spelled `--name value`: the same
+/// experiment gives the same `command` metadata (and the same bytes)
+/// whatever the output name, the order or spelling of the flags, the
+/// directory, or the path `record` was called by. The output, `--force`
+/// and `--json` say where and how to report, not what is traced.
+fn configuration_command(matches: &clap::ArgMatches) -> String {
+    let mut words = vec!["record".to_string()];
+    for arg in Cli::command().get_arguments() {
+        let id = arg.get_id().as_str();
+        if matches!(id, "output" | "force" | "json")
+            || matches.value_source(id) != Some(clap::parser::ValueSource::CommandLine)
+        {
+            continue;
+        }
+        words.push(format!("--{}", arg.get_long().unwrap_or(id)));
+        if arg.get_action().takes_values() {
+            for v in matches.get_raw(id).into_iter().flatten() {
+                words.push(v.to_string_lossy().into_owned());
+            }
+        }
+    }
+    words.join(" ")
+}
+
 fn metadata(cli: &Cli, header: &mut Header) {
-    let args: Vec<String> = std::env::args().collect();
-    header.set_metadata("command", args.join(" "));
+    header.set_metadata("command", cli.command.clone());
     header.set_metadata("variant", cli.variant.name());
     for (k, v) in [
         ("batch", cli.batch.to_string()),
@@ -471,7 +498,12 @@ fn run(cli: Cli, stop: &AtomicBool) -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let mut cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    cli.command = configuration_command(&matches);
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();

@@ -12,6 +12,7 @@ mod conformance;
 mod dmd;
 mod energy;
 mod golden;
+mod hostile;
 mod interrupt;
 mod linecache;
 mod linecache_properties;

@@ -102,22 +102,30 @@ fn invalid_values_get_one_clear_line() {
 }
 
 #[test]
-fn the_same_command_gives_the_same_bytes() {
+fn the_same_configuration_gives_the_same_bytes() {
+    // Whatever the output name, the directory, the order and spelling of the
+    // flags, and the path the binary is called by (issue 16, item 14).
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("t.zst");
-    let run = || {
-        Command::cargo_bin("record")
-            .unwrap()
-            .args(["--hidden", "200", "--batch", "4", "--steps", "3", "--tiles", "50", "--force", "-o"])
-            .arg(&path)
-            .assert()
-            .success();
-        std::fs::read(&path).unwrap()
-    };
-    let first = run();
-    let second = run();
-    assert!(first.len() > 100);
-    assert_eq!(first, second);
+    std::fs::create_dir(dir.path().join("elsewhere")).unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("record");
+    let first = dir.path().join("a.zst");
+    Command::new(&bin)
+        .current_dir(dir.path())
+        .args(["--hidden", "200", "--batch", "4", "--steps", "3", "--tiles", "50", "-o", "a.zst"])
+        .assert()
+        .success();
+    let roundabout = bin.parent().unwrap().join("..").join(bin.parent().unwrap().file_name().unwrap()).join("record");
+    Command::new(roundabout)
+        .current_dir(dir.path().join("elsewhere"))
+        .args(["--tiles=50", "--steps", "3", "--batch=4", "--hidden", "200", "--output"])
+        .arg(dir.path().join("b.zst"))
+        .assert()
+        .success();
+    let (a, b) = (std::fs::read(first).unwrap(), std::fs::read(dir.path().join("b.zst")).unwrap());
+    assert!(a.len() > 100);
+    assert_eq!(a, b);
+    let reader = memtrace::TraceReader::open(dir.path().join("a.zst")).unwrap();
+    assert_eq!(reader.header().metadata("command"), Some("record --batch 4 --tiles 50 --hidden 200 --steps 3"));
 }
 
 #[cfg(unix)]

@@ -6,8 +6,9 @@
 //! temporary file that every later use opens. [`Input`] owns that copy and
 //! removes it when dropped; a Ctrl-C handler removes it on an interrupt.
 
-use std::io::IsTerminal;
+use std::io::{BufRead, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use memtrace::TraceReader;
@@ -38,42 +39,91 @@ pub fn fail(path: &Path, e: impl std::fmt::Display) -> Failure {
 /// 100 M-event training trace.
 pub const MAX_LINE_REQUESTS: u64 = 1_000_000_000_000;
 
+/// What a copied stream must look like from its first bytes: checked
+/// before the rest is copied, so `cat /dev/zero | analyze info -` ends at
+/// once instead of filling the disk.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// A trace, raw or zstd.
+    Trace,
+    /// An events CSV (its first line must end within [`memtrace::import::MAX_LINE_LEN`] bytes).
+    Csv,
+}
+
 /// The traces of one command.
 pub struct Input {
-    stdin_copy: Option<tempfile::NamedTempFile>,
+    /// Copies of streams (standard input, FIFOs, `<(...)`), by the name given.
+    copies: Vec<(PathBuf, tempfile::TempPath)>,
+    /// What the Ctrl-C handler removes.
+    to_remove: Arc<Mutex<Vec<PathBuf>>>,
+    handler_set: bool,
     /// Line analyzers refuse a trace that implies more line requests.
     pub max_line_requests: u64,
 }
 
 impl Default for Input {
     fn default() -> Input {
-        Input { stdin_copy: None, max_line_requests: MAX_LINE_REQUESTS }
+        Input {
+            copies: Vec::new(),
+            to_remove: Arc::default(),
+            handler_set: false,
+            max_line_requests: MAX_LINE_REQUESTS,
+        }
     }
 }
 
+/// Whether `path` can be read only once: standard input, a FIFO, a pipe
+/// from process substitution (`/dev/fd/N`), a character device.
+fn is_stream(path: &Path) -> bool {
+    is_std(path) || std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
+}
+
 impl Input {
-    /// The file to read for `path`: itself, or the copy of standard input.
+    /// The file to read for the trace `path`: itself, or a copy of the stream it names.
     pub fn source(&mut self, path: &Path) -> Result<PathBuf, Failure> {
-        if !is_std(path) {
+        self.source_of(path, Expect::Trace)
+    }
+
+    /// The file to read for `path`, which must look like `expect`.
+    pub fn source_of(&mut self, path: &Path, expect: Expect) -> Result<PathBuf, Failure> {
+        if !is_stream(path) {
             return Ok(path.to_path_buf());
         }
-        if let Some(copy) = &self.stdin_copy {
-            return Ok(copy.path().to_path_buf());
+        if let Some((_, copy)) = self.copies.iter().find(|(p, _)| p == path) {
+            return Ok(copy.to_path_buf());
         }
-        let stdin = std::io::stdin();
-        if stdin.is_terminal() {
-            return Err(fail(path, "is a terminal; pipe a trace into it (record -o - | analyze ard -)"));
-        }
+        let mut stream: Box<dyn Read> = if is_std(path) {
+            let stdin = std::io::stdin();
+            if stdin.is_terminal() {
+                return Err(fail(path, "is a terminal; pipe a trace into it (record -o - | analyze ard -)"));
+            }
+            Box::new(stdin.lock())
+        } else {
+            Box::new(std::fs::File::open(path).map_err(|e| fail(path, e))?)
+        };
+        let head = read_head(&mut stream, expect).map_err(|e| fail(path, e))?;
         let mut file = tempfile::Builder::new().prefix(".memtrace-stdin.").tempfile().map_err(|e| fail(path, e))?;
         // Ctrl-C would skip the removal on drop: the handler removes it.
-        let copy = file.path().to_path_buf();
-        let _ = ctrlc::set_handler(move || {
-            let _ = std::fs::remove_file(&copy);
-            std::process::exit(130);
-        });
-        std::io::copy(&mut stdin.lock(), &mut file).map_err(|e| fail(path, e))?;
-        let source = file.path().to_path_buf();
-        self.stdin_copy = Some(file);
+        if let Ok(mut list) = self.to_remove.lock() {
+            list.push(file.path().to_path_buf());
+        }
+        if !self.handler_set {
+            self.handler_set = true;
+            let list = self.to_remove.clone();
+            let _ = ctrlc::set_handler(move || {
+                if let Ok(list) = list.lock() {
+                    for p in list.iter() {
+                        let _ = std::fs::remove_file(p);
+                    }
+                }
+                std::process::exit(130);
+            });
+        }
+        file.write_all(&head).map_err(|e| fail(path, e))?;
+        std::io::copy(&mut stream, &mut file).map_err(|e| fail(path, e))?;
+        let copy = file.into_temp_path();
+        let source = copy.to_path_buf();
+        self.copies.push((path.to_path_buf(), copy));
         Ok(source)
     }
 
@@ -81,6 +131,36 @@ impl Input {
     pub fn open(&mut self, path: &Path) -> Result<TraceReader, Failure> {
         TraceReader::open(self.source(path)?).map_err(|e| fail(path, e))
     }
+}
+
+/// The first bytes of a stream, checked against what it should be.
+fn read_head(stream: &mut dyn Read, expect: Expect) -> Result<Vec<u8>, String> {
+    let mut head = Vec::new();
+    match expect {
+        Expect::Trace => {
+            // Enough for the magic; the reader's own check gives the message.
+            stream.take(8).read_to_end(&mut head).map_err(|e| e.to_string())?;
+            if let Err(e) = TraceReader::from_bytes(head.clone()) {
+                if matches!(e.kind(), memtrace::ErrorKind::BadMagic { .. } | memtrace::ErrorKind::Empty) {
+                    return Err(e.to_string());
+                }
+            }
+        }
+        Expect::Csv => {
+            let limit = memtrace::import::MAX_LINE_LEN as u64 + 1;
+            let mut reader = std::io::BufReader::new(stream.take(limit));
+            reader.read_until(b'\n', &mut head).map_err(|e| e.to_string())?;
+            if head.len() as u64 == limit && !head.ends_with(b"\n") {
+                return Err(format!(
+                    "line 1: longer than {} bytes without a line end; not an events CSV",
+                    memtrace::import::MAX_LINE_LEN
+                ));
+            }
+            // What the buffer read past the first line belongs to the copy too.
+            head.extend_from_slice(reader.buffer());
+        }
+    }
+    Ok(head)
 }
 
 /// A progress bar on standard error for reads that take more than a

@@ -9,7 +9,7 @@ use memtrace::output::Output;
 use memtrace::Header;
 use memtrace_analyzers::export::{Csv, EventFormat, JsonLines};
 
-use crate::input::{fail, Input, Progress};
+use crate::input::{fail, shown, Input, Progress};
 use crate::{emit, label, Failure};
 
 pub fn verify(input: &mut Input, traces: &[PathBuf]) -> Result<(), Failure> {
@@ -93,10 +93,16 @@ pub fn export(input: &mut Input, trace: &Path, output: &Path, target: Output, js
     }
 }
 
+/// Imports whose raw trace reaches this size say so before writing.
+const LARGE_IMPORT_BYTES: u64 = 1 << 30;
+
 pub fn import(input: &mut Input, csv: &Path, output: &Path, target: Output) -> Result<(), Failure> {
     let mut header = Header::new("memtrace-import", env!("CARGO_PKG_VERSION"));
-    header.set_metadata("source", csv.display().to_string());
-    let source = input.source(csv)?;
+    // The file's name, not its path: the same CSV gives the same trace from
+    // any directory, and a shared trace does not show where it was made.
+    let name = csv.file_name().map_or_else(|| shown(csv), |n| n.to_string_lossy().into_owned());
+    header.set_metadata("source", if crate::input::is_std(csv) { shown(csv) } else { name });
+    let source = input.source_of(csv, crate::input::Expect::Csv)?;
     let to_stdout = matches!(target, Output::Stdout);
     if to_stdout && std::io::stdout().is_terminal() {
         return Err(Failure(
@@ -105,23 +111,29 @@ pub fn import(input: &mut Input, csv: &Path, output: &Path, target: Output) -> R
                 .into(),
         ));
     }
-    let imported = match target {
-        Output::Stdout => memtrace::import::import_csv_to_stream(&source, std::io::stdout(), header),
-        Output::Device(file) => memtrace::import::import_csv_to_stream(&source, file, header),
-        Output::File(path) => {
-            if let Some(warning) = memtrace::WriteOptions::name_mismatch(&path) {
+    let target = match target {
+        Output::Stdout => memtrace::import::Target::Stream(Box::new(std::io::stdout())),
+        Output::Device(file) => memtrace::import::Target::Stream(Box::new(file)),
+        Output::File(ref path) => {
+            if let Some(warning) = memtrace::WriteOptions::name_mismatch(path) {
                 eprintln!("analyze: warning: {warning}");
             }
-            memtrace::import::import_csv(&source, &path, header)
+            memtrace::import::Target::File(path)
         }
     };
-    let s = imported.map_err(|e| {
-        // CSV errors are about the input; writer errors about the output.
-        match e.line() {
-            Some(_) => fail(csv, e),
-            None if matches!(e.kind(), memtrace::ErrorKind::Io(_)) => fail(csv, e),
-            None => fail(output, e),
+    let say_size = |plan: &memtrace::import::ImportPlan| {
+        if plan.raw_bytes >= LARGE_IMPORT_BYTES {
+            eprintln!(
+                "analyze: {}: {} events: the trace is {} raw (less with .zst); writing it",
+                shown(csv),
+                plan.events,
+                memtrace_analyzers::units::format_size(plan.raw_bytes)
+            );
         }
+    };
+    let s = memtrace::import::import(&source, target, header, say_size).map_err(|e| match e.side {
+        memtrace::import::Side::Input => fail(csv, e),
+        memtrace::import::Side::Output => fail(output, e),
     })?;
     let written = if to_stdout { "standard output".to_string() } else { output.display().to_string() };
     eprintln!("{written}: {} events, {} bytes ({} raw)", s.events, s.file_bytes, s.raw_bytes);
