@@ -20,6 +20,7 @@ use serde::Serialize;
 
 use crate::clock::ReuseClock;
 use crate::linecache::LineLayout;
+use crate::linemap::LineHashMap;
 use crate::mrc::StackDistances;
 use crate::report::{names, Named, Report};
 use crate::table::{side_by_side, thousands, Table, Value};
@@ -52,21 +53,31 @@ impl Weight {
 }
 
 /// One histogram bucket: `count` values with `lo <= value <= hi`.
+///
+/// Fields of the serialized structs here are declared in alphabetical
+/// order: JSON keys are sorted everywhere (`report.rs`), and `hist` streams
+/// its JSON straight from these structs.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Bucket {
-    /// Least value of the bucket.
-    pub lo: u64,
-    /// Greatest value of the bucket.
-    pub hi: u64,
     /// Values in it.
     pub count: u64,
+    /// Greatest value of the bucket.
+    pub hi: u64,
+    /// Least value of the bucket.
+    pub lo: u64,
 }
 
 /// The summary of one buffer's (or all buffers') distances.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DistanceHistogram {
+    /// Power-of-two buckets from 1 up to the maximum, empty ones included.
+    pub buckets: Vec<Bucket>,
     /// Values.
     pub count: u64,
+    /// Greatest value.
+    pub max: u64,
+    /// Mean.
+    pub mean: f64,
     /// Least value.
     pub min: u64,
     /// Median.
@@ -75,19 +86,11 @@ pub struct DistanceHistogram {
     pub p90: u64,
     /// 99th percentile.
     pub p99: u64,
-    /// Greatest value.
-    pub max: u64,
-    /// Mean.
-    pub mean: f64,
-    /// Power-of-two buckets from 1 up to the maximum, empty ones included.
-    pub buckets: Vec<Bucket>,
 }
 
 /// What `analyze hist` prints.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HistReport {
-    /// `reads` or `floats`: what one value stands for.
-    pub weight: &'static str,
     /// Every buffer's distances together.
     pub all: DistanceHistogram,
     /// By buffer name.
@@ -95,21 +98,41 @@ pub struct HistReport {
     /// With `--stack`: LRU stack distances of line requests.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stack: Option<StackReport>,
+    /// `reads` or `floats`: what one value stands for.
+    pub weight: &'static str,
+}
+
+/// [`HistReport`] tagged with its trace, keys in order, for streaming.
+#[derive(Serialize)]
+struct TaggedHist<'a> {
+    all: &'a DistanceHistogram,
+    per_buffer: &'a BTreeMap<String, DistanceHistogram>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stack: &'a Option<StackReport>,
+    trace: &'a str,
+    weight: &'static str,
+}
+
+impl<'a> TaggedHist<'a> {
+    fn of(n: &'a Named<HistReport>) -> TaggedHist<'a> {
+        let r = &n.report;
+        TaggedHist { all: &r.all, per_buffer: &r.per_buffer, stack: &r.stack, trace: &n.trace, weight: r.weight }
+    }
 }
 
 /// LRU stack distances in lines, by the buffer each request belongs to.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StackReport {
-    /// Line size in bytes.
-    pub line: u64,
-    /// Line requests in all (first requests of a line included).
-    pub requests: u64,
-    /// First requests of a line: no distance (compulsory misses).
-    pub cold: u64,
     /// Every buffer.
     pub all: DistanceHistogram,
+    /// First requests of a line: no distance (compulsory misses).
+    pub cold: u64,
+    /// Line size in bytes.
+    pub line: u64,
     /// By buffer name.
     pub per_buffer: BTreeMap<String, DistanceHistogram>,
+    /// Line requests in all (first requests of a line included).
+    pub requests: u64,
 }
 
 struct Stack {
@@ -117,7 +140,7 @@ struct Stack {
     distances: StackDistances,
     requests: u64,
     cold: u64,
-    per_buffer: Vec<Option<Recorded>>,
+    per_buffer: BufferHistograms,
     all: Recorded,
 }
 
@@ -141,12 +164,99 @@ impl Recorded {
     }
 }
 
+/// One buffer's histogram, sparse: a count per HdrHistogram bucket it
+/// used (keyed by the bucket's lowest value), and the exact extremes.
+/// A dense HdrHistogram is 75 to 100 KB, so one per buffer cost 9.8 GB for
+/// 100,000 buffers; this costs what a buffer's distances span. At the end
+/// each is poured into one scratch histogram, which gives the same
+/// quantiles, buckets and mean as recording the values themselves (every
+/// value of a bucket is equivalent to its lowest).
+///
+/// A buffer read often is promoted to a dense histogram (an array index per
+/// value instead of a hash lookup), while [`DENSE_BUDGET`] allows: the hot
+/// buffers of a training trace run at full speed, and a trace of a million
+/// buffers still costs what each one read.
+#[derive(Clone, Default)]
+struct SparseRecorded {
+    counts: LineHashMap<u64>,
+    min: u64,
+    max: u64,
+    records: u32,
+    dense: Option<Box<Recorded>>,
+}
+
+/// Values recorded in a buffer's sparse histogram before it asks to become dense.
+const PROMOTE_AFTER: u32 = 1024;
+/// Dense per-buffer histograms at most (about 100 KB each).
+const DENSE_BUDGET: usize = 256;
+
+impl SparseRecorded {
+    /// The dense histogram of the values recorded: its own, or poured into `scratch`.
+    fn pour<'a>(&'a self, scratch: &'a mut Recorded) -> &'a Recorded {
+        if let Some(dense) = &self.dense {
+            return dense;
+        }
+        scratch.h.reset();
+        for (&v, &n) in &self.counts {
+            let _ = scratch.h.record_n(v, n);
+        }
+        scratch.min = self.min;
+        scratch.max = self.max;
+        scratch
+    }
+
+    fn is_empty(&self) -> bool {
+        match &self.dense {
+            Some(d) => d.h.is_empty(),
+            None => self.counts.values().all(|&n| n == 0),
+        }
+    }
+}
+
+/// Every buffer's histogram, and how many more may become dense.
+#[derive(Clone)]
+struct BufferHistograms {
+    each: Vec<SparseRecorded>,
+    dense_left: usize,
+}
+
+impl BufferHistograms {
+    fn new(buffers: usize) -> BufferHistograms {
+        BufferHistograms { each: vec![SparseRecorded::default(); buffers], dense_left: DENSE_BUDGET }
+    }
+
+    /// Records `n` values `v` for `buffer`; `shape` is any histogram of the same precision.
+    #[inline]
+    fn record_n(&mut self, buffer: usize, shape: &Histogram<u64>, v: u64, n: u64) {
+        let h = &mut self.each[buffer];
+        if let Some(dense) = &mut h.dense {
+            dense.record_n(v, n);
+            return;
+        }
+        if h.counts.is_empty() {
+            h.min = v;
+            h.max = v;
+        }
+        *h.counts.entry(shape.lowest_equivalent(v)).or_insert(0) += n;
+        h.min = h.min.min(v);
+        h.max = h.max.max(v);
+        h.records += 1;
+        if h.records >= PROMOTE_AFTER && self.dense_left > 0 {
+            self.dense_left -= 1;
+            let mut dense = Box::new(Recorded::new());
+            h.pour(&mut dense);
+            h.dense = Some(dense);
+            h.counts = LineHashMap::default();
+        }
+    }
+}
+
 /// Reuse-distance histograms of a trace, replayed.
 pub struct Hist {
     clock: ReuseClock,
     weight: Weight,
     names: Vec<String>,
-    per_buffer: Vec<Option<Recorded>>,
+    per_buffer: BufferHistograms,
     all: Recorded,
     stack: Option<Stack>,
 }
@@ -163,7 +273,7 @@ impl Hist {
             clock: ReuseClock::new(header.buffers.len()),
             weight,
             names: header.buffers.iter().map(|b| b.name.clone()).collect(),
-            per_buffer: vec![None; header.buffers.len()],
+            per_buffer: BufferHistograms::new(header.buffers.len()),
             all: Recorded::new(),
             stack: None,
         }
@@ -176,7 +286,7 @@ impl Hist {
             distances: StackDistances::new(),
             requests: 0,
             cold: 0,
-            per_buffer: vec![None; header.buffers.len()],
+            per_buffer: BufferHistograms::new(header.buffers.len()),
             all: Recorded::new(),
         });
         self
@@ -187,12 +297,11 @@ impl Hist {
     pub fn event(&mut self, e: &Event) {
         if let Some(st) = &mut self.stack {
             let (first, last) = st.layout.lines(e);
-            let h = st.per_buffer[e.buffer as usize].get_or_insert_with(Recorded::new);
             for line in first..=last {
                 st.requests += 1;
                 match st.distances.access(line) {
                     Some(d) => {
-                        h.record_n(d, 1);
+                        st.per_buffer.record_n(e.buffer as usize, &st.all.h, d, 1);
                         st.all.record_n(d, 1);
                     }
                     None => st.cold += 1,
@@ -202,19 +311,19 @@ impl Hist {
         match e.op {
             Op::Write => self.clock.write(e.buffer, e.offset, e.len as u64),
             Op::Read => {
-                let slot = &mut self.per_buffer[e.buffer as usize];
-                let h = slot.get_or_insert_with(Recorded::new);
+                let b = e.buffer as usize;
+                let h = &mut self.per_buffer;
                 let all = &mut self.all;
                 let weight = self.weight;
                 let r = self.clock.read_with(e.buffer, e.offset, e.len as u64, |n, d| {
                     if weight == Weight::Floats {
-                        h.record_n(d, n);
+                        h.record_n(b, &all.h, d, n);
                         all.record_n(d, n);
                     }
                 });
                 if weight == Weight::Reads && r.warm > 0 {
                     let d = r.mean().round() as u64;
-                    h.record_n(d, 1);
+                    h.record_n(b, &all.h, d, 1);
                     all.record_n(d, 1);
                 }
             }
@@ -223,30 +332,42 @@ impl Hist {
 
     /// The report.
     pub fn finish(self) -> HistReport {
-        let per_buffer = summarize_buffers(&self.per_buffer, &self.names);
-        let stack = self.stack.map(|st| StackReport {
-            line: st.layout.line_bytes(),
-            requests: st.requests,
-            cold: st.cold,
-            all: summarize(&st.all),
-            per_buffer: summarize_buffers(&st.per_buffer, &self.names),
+        // The stack's state (a line map, its histograms) goes before the
+        // per-buffer summaries are built, and each sparse histogram as soon
+        // as it is summarized: the peak is one of the two, not both.
+        let stack = self.stack.map(|st| {
+            let line = st.layout.line_bytes();
+            drop(st.distances);
+            StackReport {
+                line,
+                requests: st.requests,
+                cold: st.cold,
+                all: summarize(&st.all),
+                per_buffer: summarize_buffers(st.per_buffer, &self.names),
+            }
         });
+        let per_buffer = summarize_buffers(self.per_buffer, &self.names);
         HistReport { weight: self.weight.name(), all: summarize(&self.all), per_buffer, stack }
     }
 }
 
 /// By buffer name, the buffers that recorded anything.
-fn summarize_buffers(per_buffer: &[Option<Recorded>], names: &[String]) -> BTreeMap<String, DistanceHistogram> {
+fn summarize_buffers(per_buffer: BufferHistograms, names: &[String]) -> BTreeMap<String, DistanceHistogram> {
+    let mut scratch = Recorded::new();
     per_buffer
-        .iter()
+        .each
+        .into_iter()
         .zip(names)
-        .filter_map(|(h, n)| h.as_ref().filter(|h| !h.h.is_empty()).map(|h| (n.clone(), summarize(h))))
+        .filter(|(h, _)| !h.is_empty())
+        .map(|(h, n)| (n.clone(), summarize(h.pour(&mut scratch))))
         .collect()
 }
 
 fn summarize(r: &Recorded) -> DistanceHistogram {
     let h = &r.h;
-    let mut buckets = Vec::new();
+    // Exactly as many as there will be (one per power of two up to the
+    // maximum): a report holds one of these per buffer.
+    let mut buckets = Vec::with_capacity(if h.is_empty() { 0 } else { (64 - r.max.leading_zeros()).max(1) as usize });
     if !h.is_empty() {
         let mut lo = 1u64;
         let max = r.max;
@@ -304,6 +425,13 @@ fn bars(h: &DistanceHistogram) -> String {
 }
 
 impl Report for HistReport {
+    fn write_json(reports: &[Named<HistReport>], out: &mut dyn std::io::Write) -> serde_json::Result<()> {
+        match reports {
+            [one] => serde_json::to_writer_pretty(out, &TaggedHist::of(one)),
+            many => serde_json::to_writer_pretty(out, &many.iter().map(TaggedHist::of).collect::<Vec<_>>()),
+        }
+    }
+
     fn text(reports: &[Named<HistReport>]) -> String {
         let mut out = String::new();
         if reports.len() > 1 {
@@ -356,5 +484,41 @@ impl Report for HistReport {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sparse_histogram_summarizes_as_a_dense_one() {
+        // Values spread over many magnitudes and repeated, as distances are.
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let values: Vec<(u64, u64)> = (0..20_000u64)
+            .map(|i| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                ((x >> (x % 50)) % (1 << 40) + 1, 1 + i % 5)
+            })
+            .collect();
+        let mut dense = Recorded::new();
+        // Buffer 0 is promoted to dense on the way; buffer 1 stays sparse (no budget left).
+        let mut buffers = BufferHistograms::new(2);
+        buffers.dense_left = 1;
+        let shape = new_histogram();
+        for &(v, n) in &values {
+            dense.record_n(v, n);
+            buffers.record_n(0, &shape, v, n);
+        }
+        for &(v, n) in &values {
+            buffers.record_n(1, &shape, v, n);
+        }
+        assert!(buffers.each[0].dense.is_some() && buffers.each[1].dense.is_none());
+        let expected = summarize(&dense);
+        for h in &buffers.each {
+            assert_eq!(summarize(h.pour(&mut Recorded::new())), expected);
+        }
     }
 }

@@ -32,6 +32,13 @@ pub trait Report: Serialize + Sized {
     fn json(reports: &[Named<Self>]) -> Json {
         json_per_trace(reports)
     }
+
+    /// [`Report::json`], pretty-printed to `out`. A report whose JSON is
+    /// large (a histogram per buffer) streams it instead of building the
+    /// whole document as values first (ten times its text in memory).
+    fn write_json(reports: &[Named<Self>], out: &mut dyn std::io::Write) -> serde_json::Result<()> {
+        serde_json::to_writer_pretty(out, &Self::json(reports))
+    }
 }
 
 /// `{"trace": ..., <report fields>}`.

@@ -10,8 +10,15 @@ use memtrace::{Buffer, Header, Op, Role, TraceWriter};
 
 const EVENTS: u64 = 16_000_000;
 const LIMIT_KB: u64 = 64 * 1024;
+/// The limit for the shapes of issue 16: memory that follows distinct lines or buffers.
+const SHAPES_LIMIT_KB: u64 = 256 * 1024;
 
 fn peak_rss_kb(args: &[&str], trace: &Path) -> u64 {
+    peak_rss_kb_of(args, trace).0
+}
+
+/// Peak RSS and standard output of `analyze ARGS TRACE`.
+fn peak_rss_kb_of(args: &[&str], trace: &Path) -> (u64, String) {
     let time = Path::new("/usr/bin/time");
     assert!(time.exists(), "GNU time (/usr/bin/time) is needed: apt-get install time");
     let out = Command::new(time)
@@ -24,7 +31,7 @@ fn peak_rss_kb(args: &[&str], trace: &Path) -> u64 {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{args:?}: {err}");
     let line = err.lines().rev().find(|l| l.starts_with("MAXRSS ")).unwrap_or_else(|| panic!("no MAXRSS in {err}"));
-    line[7..].trim().parse().unwrap()
+    (line[7..].trim().parse().unwrap(), String::from_utf8_lossy(&out.stdout).into())
 }
 
 #[test]
@@ -59,5 +66,59 @@ fn analyzers_use_memory_for_their_state_not_for_the_trace() {
     ] {
         let kb = peak_rss_kb(args, &trace);
         assert!(kb < LIMIT_KB, "analyze {args:?} peaked at {kb} KB reading a {} MB trace", s.raw_bytes >> 20);
+    }
+}
+
+/// A 256 MiB buffer streamed in 4 KiB tiles, twice (4 M distinct lines):
+/// set-associative caches gave each set a line table as large as the
+/// buffer (4.4 GB for the default `energy` at 64 MiB; 256 MiB aborted).
+#[test]
+fn set_associative_caches_follow_distinct_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("stream.zst");
+    let mut h = Header::new("memory-test", "1");
+    let elements = (256u64 << 20) / 4;
+    let a = h.add_buffer(Buffer::new("big", elements, Role::Other)).unwrap();
+    let mut w = TraceWriter::create(&trace, h).unwrap();
+    for pass in 0..2u32 {
+        for tile in 0..elements / 1024 {
+            w.access(a, if pass == 0 { Op::Write } else { Op::Read }, tile * 1024, 1024, pass).unwrap();
+        }
+    }
+    w.finish().unwrap();
+    for args in [
+        &["energy"][..],
+        &["cache", "--granularity", "line", "--size", "1MiB", "--assoc", "16", "--policy", "lru,fifo,s3fifo"],
+    ] {
+        let kb = peak_rss_kb(args, &trace);
+        assert!(kb < SHAPES_LIMIT_KB, "analyze {args:?} peaked at {kb} KB on 4 M distinct lines");
+    }
+}
+
+/// 100,000 buffers each read after a write: one dense HdrHistogram per
+/// buffer cost 9.8 GB.
+#[test]
+fn hist_follows_what_each_buffer_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("buffers.zst");
+    let mut h = Header::new("memory-test", "1");
+    let n = 100_000u32;
+    h.buffers = (0..n).map(|i| Buffer::new(format!("b{i}"), 64, Role::Other)).collect();
+    let mut w = TraceWriter::create(&trace, h).unwrap();
+    for i in 0..n {
+        w.access(i, Op::Write, 0, 64, 0).unwrap();
+    }
+    for i in 0..n {
+        // Distances of every magnitude, so each buffer uses a few buckets.
+        w.access(i, Op::Read, 0, 64, 1).unwrap();
+        w.access(i, Op::Read, (i % 64) as u64, 1, 1).unwrap();
+    }
+    w.finish().unwrap();
+    for args in [&["hist", "--json"][..], &["hist", "--weight", "floats", "--stack", "--json"]] {
+        let (kb, out) = peak_rss_kb_of(args, &trace);
+        assert!(kb < SHAPES_LIMIT_KB, "analyze {args:?} peaked at {kb} KB for {n} buffers");
+        let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let per_buffer = report.get("per_buffer").or_else(|| report[0].get("per_buffer")).unwrap();
+        assert_eq!(per_buffer.as_object().unwrap().len(), n as usize, "every buffer reported");
     }
 }

@@ -330,9 +330,17 @@ fn each<R: Report>(
 
 fn print<R: Report>(reports: &[Named<R>], json: bool) -> Result<(), Failure> {
     if json {
-        let s =
-            serde_json::to_string_pretty(&R::json(reports)).map_err(|e| Failure(format!("cannot encode JSON: {e}")))?;
-        emit(&format!("{s}\n"))
+        let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+        let written = R::write_json(reports, &mut out).map_err(std::io::Error::from).and_then(|()| {
+            out.write_all(b"\n")?;
+            out.flush()
+        });
+        match written {
+            Ok(()) => Ok(()),
+            // A closed pipe (`analyze ... | head`) is not an error worth a message.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+            Err(e) => Err(Failure(format!("cannot write output: {e}"))),
+        }
     } else {
         emit(&R::text(reports))
     }
