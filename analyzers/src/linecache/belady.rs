@@ -4,41 +4,48 @@
 
 use std::collections::BinaryHeap;
 
+use super::future::{Future, NextUses};
 use super::policy::{Access, Policy};
 use crate::linemap::LineHashMap;
 
 /// Belady's MIN over a known request stream.
 pub struct Belady {
     cap: usize,
-    /// For request k, the index of the next request of the same line.
-    next_use: Vec<u64>,
-    k: usize,
+    /// For each request in turn, the index of the next request of the same line.
+    next_use: NextUses,
     resident: LineHashMap<u64>,
+    /// (next use, line), stale entries included: a hit pushes a fresh entry
+    /// and leaves the old one, skipped when it surfaces. Compacted when stale
+    /// entries outnumber live ones, so it follows the capacity, not the
+    /// number of hits.
     heap: BinaryHeap<(u64, u64)>,
 }
 
 impl Belady {
-    /// Builds the oracle from the whole request stream.
+    /// Builds the oracle from the whole request stream, in memory.
     pub fn new(cap: u64, requests: &[u64]) -> Belady {
-        let mut next_use = vec![u64::MAX; requests.len()];
-        let mut last: LineHashMap<u64> = LineHashMap::default();
-        for (k, &line) in requests.iter().enumerate().rev() {
-            if let Some(&n) = last.get(&line) {
-                next_use[k] = n;
-            }
-            last.insert(line, k as u64);
+        Belady::with_future(cap, Future::from_requests(requests).next_uses())
+    }
+
+    /// The oracle reading the future from `next_use` (in memory or spooled).
+    pub fn with_future(cap: u64, next_use: NextUses) -> Belady {
+        Belady { cap: cap as usize, next_use, resident: LineHashMap::default(), heap: BinaryHeap::new() }
+    }
+
+    fn push(&mut self, next: u64, line: u64) {
+        if self.heap.len() >= 2 * self.resident.len() + 64 {
+            self.heap = self.resident.iter().map(|(&line, &next)| (next, line)).collect();
         }
-        Belady { cap: cap as usize, next_use, k: 0, resident: LineHashMap::default(), heap: BinaryHeap::new() }
+        self.heap.push((next, line));
     }
 }
 
 impl Policy for Belady {
     fn access(&mut self, line: u64) -> Access {
-        let next = self.next_use.get(self.k).copied().unwrap_or(u64::MAX);
-        self.k += 1;
+        let next = self.next_use.next_use();
         if let Some(n) = self.resident.get_mut(&line) {
             *n = next;
-            self.heap.push((next, line));
+            self.push(next, line);
             return Access { hit: true, resident: true, evicted: None };
         }
         if self.cap == 0 {
@@ -55,7 +62,7 @@ impl Policy for Belady {
             }
         }
         self.resident.insert(line, next);
-        self.heap.push((next, line));
+        self.push(next, line);
         Access { hit: false, resident: true, evicted }
     }
 

@@ -16,6 +16,7 @@
 
 mod arc;
 mod belady;
+mod future;
 mod layout;
 mod lfu;
 mod policy;
@@ -28,6 +29,7 @@ mod sim;
 pub(crate) mod slab;
 
 pub use belady::Belady;
+pub use future::{Future, FutureBuilder, NextUses, IN_MEMORY_REQUESTS, SPOOL_BYTES_PER_REQUEST};
 pub use layout::{line_requests, requests, Counted, LineLayout, LineRequestCount};
 pub use policy::{build_cache, Access, Assoc, Policy, PolicyKind, SetAssociative, POLICIES};
-pub use sim::{LineCacheSim, LineConfig, LineResult, RequestCollector, Traffic};
+pub use sim::{LineCacheSim, LineConfig, LineResult, Traffic};

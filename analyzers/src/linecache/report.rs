@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value as Json};
 
-use super::sim::{LineCacheSim, LineResult, RequestCollector};
+use super::sim::{LineCacheSim, LineResult};
 use crate::report::{per_configuration, tagged_json, Named, Report, Rows};
 use crate::table::Value;
 use crate::units::format_size;
@@ -16,16 +16,6 @@ impl crate::Analyzer for LineCacheSim {
     }
     fn finish(self, _: &Header, _: &TraceSummary) -> crate::Result<LineResult> {
         Ok(LineCacheSim::finish(self))
-    }
-}
-
-impl crate::Analyzer for RequestCollector {
-    type Output = Vec<u64>;
-    fn event(&mut self, e: &Event) {
-        RequestCollector::event(self, e)
-    }
-    fn finish(self, _: &Header, _: &TraceSummary) -> crate::Result<Vec<u64>> {
-        Ok(self.requests)
     }
 }
 

@@ -5,6 +5,7 @@ use memtrace::{Event, Header, Op};
 use serde::Serialize;
 
 use super::belady::Belady;
+use super::future::Future;
 use super::layout::LineLayout;
 use super::policy::{build_cache, Assoc, Policy, PolicyKind};
 use super::queue::{Queue, QueueKind};
@@ -150,21 +151,26 @@ pub struct LineCacheSim {
 }
 
 impl LineCacheSim {
-    /// `requests` is the whole line-request stream, needed by `opt` only.
-    pub fn new(header: &Header, cfg: LineConfig, requests: Option<&[u64]>) -> LineCacheSim {
+    /// `future` is the line-request stream's future, needed by `opt` only
+    /// (without it, `opt` sees no future: every line is never used again).
+    pub fn new(header: &Header, cfg: LineConfig, future: Option<&Future>) -> LineCacheSim {
         let cap = cfg.capacity_lines();
+        let belady = || {
+            let next = future.map_or_else(|| Future::from_requests(&[]).next_uses(), Future::next_uses);
+            SimPolicy::Other(Box::new(Belady::with_future(cap, next)))
+        };
         let policy = match (cfg.policy, cfg.assoc) {
-            (PolicyKind::Opt, _) => SimPolicy::Other(Box::new(Belady::new(cap, requests.unwrap_or(&[])))),
+            (PolicyKind::Opt, _) => belady(),
             (kind, Some(ways)) if ways < cap => match build_cache(kind, cap, Some(ways)) {
                 Some(cache) => SimPolicy::Other(cache),
-                None => SimPolicy::Other(Box::new(Belady::new(cap, requests.unwrap_or(&[])))),
+                None => belady(),
             },
             (PolicyKind::Lru, _) => SimPolicy::Queue(Queue::new(cap as usize, QueueKind::Lru)),
             (PolicyKind::Fifo, _) => SimPolicy::Queue(Queue::new(cap as usize, QueueKind::Fifo)),
             (PolicyKind::Clock, _) => SimPolicy::Queue(Queue::new(cap as usize, QueueKind::Clock)),
             (kind, _) => match kind.build(cap) {
                 Some(cache) => SimPolicy::Other(cache),
-                None => SimPolicy::Other(Box::new(Belady::new(cap, requests.unwrap_or(&[])))),
+                None => belady(),
             },
         };
         LineCacheSim {
@@ -246,25 +252,5 @@ impl LineCacheSim {
             per_role,
             per_buffer,
         }
-    }
-}
-
-/// Collects the line-request stream of a trace (for `opt`, which needs the future).
-pub struct RequestCollector {
-    layout: LineLayout,
-    /// Every line request, in order.
-    pub requests: Vec<u64>,
-}
-
-impl RequestCollector {
-    /// An empty stream for a trace with this header in lines of `line` bytes.
-    pub fn new(header: &Header, line: u64) -> RequestCollector {
-        RequestCollector { layout: LineLayout::new(header, line), requests: Vec::new() }
-    }
-
-    /// One event.
-    pub fn event(&mut self, e: &Event) {
-        let (a, b) = self.layout.lines(e);
-        self.requests.extend(a..=b);
     }
 }

@@ -122,3 +122,48 @@ fn hist_follows_what_each_buffer_read() {
         assert_eq!(per_buffer.as_object().unwrap().len(), n as usize, "every buffer reported");
     }
 }
+
+/// 50 M line requests under `opt`: Belady's future was a next use per
+/// request in memory (1.2 GB for 56 M); it is spooled to disk now, and the
+/// command says how much disk before starting.
+#[test]
+fn opt_spools_its_future() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("sweeps.zst");
+    let mut h = Header::new("memory-test", "1");
+    // 1 M lines of 64 bytes, swept 50 times in 4 KiB tiles, with an
+    // irregular tile order so that the future is not a plain cycle.
+    let elements = (64u64 << 20) / 4;
+    let a = h.add_buffer(Buffer::new("sweep", elements, Role::Other)).unwrap();
+    let mut w = TraceWriter::create(&trace, h).unwrap();
+    let tiles = elements / 1024;
+    for pass in 0..50u64 {
+        for t in 0..tiles {
+            let tile = (t * 7919 + pass * 104_729) % tiles;
+            w.access(a, if pass % 5 == 0 { Op::Write } else { Op::Read }, tile * 1024, 1024, pass as u32).unwrap();
+        }
+    }
+    w.finish().unwrap();
+    let time = Path::new("/usr/bin/time");
+    let out = Command::new(time)
+        .args(["-f", "MAXRSS %M"])
+        .arg(assert_cmd::cargo::cargo_bin("analyze"))
+        .args(["cache", "--granularity", "line", "--policy", "opt,lru", "--size", "1MiB", "--json"])
+        .arg(&trace)
+        .env("TMPDIR", dir.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("opt spools the future of 52,428,800 line requests"), "{err}");
+    assert!(err.contains("(800MiB of disk, removed when done)"), "{err}");
+    let kb: u64 = err.lines().find_map(|l| l.strip_prefix("MAXRSS ")).unwrap().trim().parse().unwrap();
+    assert!(kb < SHAPES_LIMIT_KB, "opt over 52 M line requests peaked at {kb} KB");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let results = report["results"].as_array().unwrap();
+    let misses = |p: &str| results.iter().find(|r| r["policy"] == p).unwrap()["misses"].as_u64().unwrap();
+    assert!(misses("opt") < misses("lru"), "opt {} lru {}", misses("opt"), misses("lru"));
+    assert!(misses("opt") >= 1 << 20, "at least the compulsory misses");
+    // The spool is anonymous: nothing left in TMPDIR but the trace.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+}

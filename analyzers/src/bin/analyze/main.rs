@@ -24,7 +24,8 @@ use memtrace_analyzers::energy::{Hierarchy, LevelConfig, PJ_PER_WORD_DRAM};
 use memtrace_analyzers::hist::{Hist, Weight};
 use memtrace_analyzers::info::Info;
 use memtrace_analyzers::linecache::{
-    Counted, LineCacheSim, LineConfig, LineRequestCount, LineResult, PolicyKind, RequestCollector,
+    Counted, Future, FutureBuilder, LineCacheSim, LineConfig, LineRequestCount, LineResult, PolicyKind,
+    IN_MEMORY_REQUESTS, SPOOL_BYTES_PER_REQUEST,
 };
 use memtrace_analyzers::mrc::{self, Mrc, MrcReport};
 use memtrace_analyzers::{replay_with_progress, Analyzer, Named, Report};
@@ -462,8 +463,18 @@ fn line_cache(
         let per_pass = line_requests(input, path, line)?;
         let source = input.source(path)?;
         let open = || TraceReader::open(&source).map_err(|e| fail(path, e));
-        let requests = if policies.contains(&PolicyKind::Opt) {
-            Some(replay(open()?, path, |h| RequestCollector::new(h, line))?)
+        let future = if policies.contains(&PolicyKind::Opt) {
+            if per_pass > IN_MEMORY_REQUESTS {
+                eprintln!(
+                    "analyze: {}: opt spools the future of {} line requests to a temporary file in {} ({} of disk, \
+                     removed when done)",
+                    input::shown(path),
+                    memtrace_analyzers::table::thousands(per_pass),
+                    std::env::temp_dir().display(),
+                    memtrace_analyzers::units::format_size(per_pass.saturating_mul(SPOOL_BYTES_PER_REQUEST))
+                );
+            }
+            Some(replay(open()?, path, |h| FutureBuilder::new(h, line, IN_MEMORY_REQUESTS))?)
         } else {
             None
         };
@@ -477,7 +488,7 @@ fn line_cache(
                 let mut seen = 0;
                 replay_with_progress(
                     open()?,
-                    |h| Counted::new(LineCacheSim::new(h, *cfg, requests.as_deref()), h, line),
+                    |h| Counted::new(LineCacheSim::new(h, *cfg, future.as_ref()), h, line),
                     &mut |a: &Counted<LineCacheSim>, _, _| {
                         let all = done.fetch_add(a.done() - seen, Ordering::Relaxed) + a.done() - seen;
                         seen = a.done();
@@ -489,6 +500,10 @@ fn line_cache(
                 .map_err(|e| fail(path, e))
             })
             .collect::<Result<Vec<LineResult>, Failure>>()
+            .and_then(|results| match future.as_ref().map(Future::check) {
+                Some(Err(e)) => Err(fail(path, format!("reading opt's temporary file: {e}"))),
+                _ => Ok(results),
+            })
     })
     .map(drop)
 }
