@@ -11,6 +11,7 @@
 //! then events) so memory stays bounded by the number of distinct buffers,
 //! whatever the length of the log.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -64,7 +65,7 @@ struct Columns {
 
 struct Line<'a> {
     op: Op,
-    buffer: &'a str,
+    buffer: Cow<'a, str>,
     offset: u64,
     size: u64,
     step: u32,
@@ -103,23 +104,90 @@ fn parse_columns(first: &str) -> Result<Columns> {
     })
 }
 
-fn parse_line<'a>(text: &'a str, cols: Columns, line: u64, fields: &mut Vec<&'a str>) -> Result<Line<'a>> {
+/// Splits one record into fields as RFC 4180 says: a field in double
+/// quotes may hold commas, quotes (doubled) and line ends, and is taken as
+/// written; an unquoted field is trimmed of spaces.
+fn split_record<'a>(text: &'a str, line: u64, fields: &mut Vec<Cow<'a, str>>) -> Result<()> {
     fields.clear();
-    fields.extend(text.split(','));
+    if !text.contains('"') {
+        fields.extend(text.split(',').map(|f| Cow::Borrowed(f.trim())));
+        return Ok(());
+    }
+    let mut rest = text;
+    loop {
+        let start = rest.trim_start_matches([' ', '\t']);
+        if let Some(quoted) = start.strip_prefix('"') {
+            // Up to the closing quote: a quote not followed by another.
+            let mut value = String::new();
+            let mut from = 0;
+            let bytes = quoted.as_bytes();
+            let close = loop {
+                match quoted[from..].find('"') {
+                    None => return Err(csv_err(line, "a quoted field is not closed")),
+                    Some(i) if bytes.get(from + i + 1) == Some(&b'"') => {
+                        value.push_str(&quoted[from..from + i + 1]);
+                        from += i + 2;
+                    }
+                    Some(i) => {
+                        value.push_str(&quoted[from..from + i]);
+                        break from + i;
+                    }
+                }
+            };
+            fields.push(Cow::Owned(value));
+            let after = quoted[close + 1..].trim_start_matches([' ', '\t']);
+            match after.strip_prefix(',') {
+                Some(next) => rest = next,
+                None if after.is_empty() => return Ok(()),
+                None => return Err(csv_err(line, "text after the closing quote of a field")),
+            }
+        } else {
+            match rest.find(',') {
+                Some(i) => {
+                    let field = &rest[..i];
+                    if field.contains('"') {
+                        return Err(csv_err(
+                            line,
+                            "a quote inside an unquoted field; quote the field and double the quote",
+                        ));
+                    }
+                    fields.push(Cow::Borrowed(field.trim()));
+                    rest = &rest[i + 1..];
+                }
+                None => {
+                    if rest.contains('"') {
+                        return Err(csv_err(
+                            line,
+                            "a quote inside an unquoted field; quote the field and double the quote",
+                        ));
+                    }
+                    fields.push(Cow::Borrowed(rest.trim()));
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+/// Whether `text` leaves a quoted field open (an odd number of quotes):
+/// the record goes on after the line end.
+fn quote_open(text: &str) -> bool {
+    text.bytes().filter(|&b| b == b'"').count() % 2 == 1
+}
+
+fn parse_line<'a>(text: &'a str, cols: Columns, line: u64, fields: &mut Vec<Cow<'a, str>>) -> Result<Line<'a>> {
+    split_record(text, line, fields)?;
     if fields.len() != cols.count {
         return Err(csv_err(line, format!("{} fields, the header names {}", fields.len(), cols.count)));
     }
-    let op = match fields[cols.op].trim() {
+    let op = match fields[cols.op].as_ref() {
         "R" | "r" => Op::Read,
         "W" | "w" => Op::Write,
         other => return Err(csv_err(line, format!("op {other:?} is neither R nor W"))),
     };
-    let buffer = fields[cols.buffer].trim();
+    let buffer = std::mem::take(&mut fields[cols.buffer]);
     if buffer.is_empty() {
         return Err(csv_err(line, "empty buffer name"));
-    }
-    if buffer.starts_with('"') {
-        return Err(csv_err(line, "quoted buffer names are not supported"));
     }
     if buffer.len() > MAX_NAME_LEN {
         return Err(csv_err(line, format!("buffer name is {} bytes; at most {MAX_NAME_LEN}", buffer.len())));
@@ -173,25 +241,37 @@ fn scan(path: &Path, mut f: impl FnMut(Line<'_>, u64) -> Result<()>) -> Result<(
     let mut cols = None;
     loop {
         text.clear();
-        // At most one byte past the limit, so a line without end is refused, not gathered.
-        let n = (&mut reader).take(MAX_LINE_LEN as u64 + 1).read_line(&mut text).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::InvalidData {
-                csv_err(line_no + 1, "not UTF-8 text")
-            } else {
-                Error::from(e)
+        // A record is a line, or several while a quoted field is open; at
+        // most MAX_LINE_LEN bytes, so a line without end is refused, not gathered.
+        let first_line = line_no + 1;
+        loop {
+            let room = (MAX_LINE_LEN + 1 - text.len()) as u64;
+            let n = (&mut reader).take(room).read_line(&mut text).map_err(|e| {
+                if e.kind() == std::io::ErrorKind::InvalidData {
+                    csv_err(line_no + 1, "not UTF-8 text")
+                } else {
+                    Error::from(e)
+                }
+            })?;
+            if n == 0 {
+                break;
             }
-        })?;
-        if n == 0 {
+            line_no += 1;
+            if text.len() > MAX_LINE_LEN {
+                return Err(csv_err(
+                    first_line,
+                    format!("longer than {MAX_LINE_LEN} bytes without a line end; not an events CSV"),
+                ));
+            }
+            if !quote_open(&text) {
+                break;
+            }
+        }
+        if text.is_empty() {
             break;
         }
-        line_no += 1;
-        if text.len() > MAX_LINE_LEN {
-            return Err(csv_err(
-                line_no,
-                format!("longer than {MAX_LINE_LEN} bytes without a line end; not an events CSV"),
-            ));
-        }
-        let trimmed = text.trim_end_matches(['\r', '\n']);
+        let trimmed = text.strip_suffix('\n').unwrap_or(&text);
+        let trimmed = trimmed.strip_suffix('\r').unwrap_or(trimmed);
         match cols {
             None => cols = Some(parse_columns(trimmed)?),
             Some(c) => {
@@ -199,7 +279,7 @@ fn scan(path: &Path, mut f: impl FnMut(Line<'_>, u64) -> Result<()>) -> Result<(
                     continue;
                 }
                 let mut fields = Vec::with_capacity(8);
-                f(parse_line(trimmed, c, line_no, &mut fields)?, line_no)?;
+                f(parse_line(trimmed, c, first_line, &mut fields)?, first_line)?;
             }
         }
     }
@@ -324,7 +404,7 @@ pub fn import(
     scan(input, |l, line| {
         events += 1;
         let end = l.offset + l.size;
-        let i = match index.get(l.buffer) {
+        let i = match index.get(l.buffer.as_ref()) {
             Some(&i) => i,
             None => {
                 if table.len() >= MAX_BUFFERS as usize {
@@ -374,7 +454,7 @@ pub fn import(
     let mut seen = 0u64;
     scan(input, |l, line| {
         seen += 1;
-        let id = *index.get(l.buffer).ok_or_else(|| {
+        let id = *index.get(l.buffer.as_ref()).ok_or_else(|| {
             csv_err(line, format!("buffer {:?} appeared while importing (the file changed)", l.buffer))
         })?;
         writer.access(id as u32, l.op, l.offset, l.size, l.step).map_err(|e| match e.kind() {

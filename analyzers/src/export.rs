@@ -1,5 +1,5 @@
 //! `analyze export`: one event per line with buffer names resolved, in
-//! CSV (`op,buffer,size,offset,step`, which `analyze import` reads back)
+//! CSV (`op,buffer,size,offset,step,role`, quoted as RFC 4180 says, which `analyze import` reads back)
 //! or JSON Lines. One small trait, one implementation per format.
 
 use std::io::{self, Write};
@@ -14,16 +14,29 @@ pub trait EventFormat {
     fn event(&mut self, out: &mut dyn Write, header: &Header, e: &Event) -> io::Result<()>;
 }
 
-/// `op,buffer,size,offset,step`, which `analyze import` reads back.
+/// `op,buffer,size,offset,step,role`, which `analyze import` reads back.
+/// A name is quoted as RFC 4180 says when it must be: it holds a comma,
+/// a quote (doubled) or a line end, or begins or ends with spaces (which
+/// `import` trims from unquoted fields).
 pub struct Csv;
 
 impl EventFormat for Csv {
     fn begin(&mut self, out: &mut dyn Write) -> io::Result<()> {
-        writeln!(out, "op,buffer,size,offset,step")
+        writeln!(out, "op,buffer,size,offset,step,role")
     }
     fn event(&mut self, out: &mut dyn Write, header: &Header, e: &Event) -> io::Result<()> {
-        let name = &header.buffers[e.buffer as usize].name;
-        writeln!(out, "{},{},{},{},{}", e.op.letter(), name, e.len, e.offset, e.step)
+        let b = &header.buffers[e.buffer as usize];
+        writeln!(out, "{},{},{},{},{},{}", e.op.letter(), csv_field(&b.name), e.len, e.offset, e.step, b.role)
+    }
+}
+
+/// `field` as a CSV field: as it is, or quoted with its quotes doubled.
+pub fn csv_field(field: &str) -> std::borrow::Cow<'_, str> {
+    let needs = field.contains([',', '"', '\n', '\r']) || field.trim() != field;
+    if needs {
+        std::borrow::Cow::Owned(format!("\"{}\"", field.replace('"', "\"\"")))
+    } else {
+        std::borrow::Cow::Borrowed(field)
     }
 }
 

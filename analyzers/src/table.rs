@@ -49,6 +49,23 @@ impl Table {
     /// The aligned text, a line per row under a rule; wrapped into blocks
     /// of columns when wider than [`set_max_width`] allows.
     pub fn render(&self) -> String {
+        let escaped;
+        let this = if self.headers.iter().chain(self.rows.iter().flatten()).any(|c| printable(c) != c.as_str()) {
+            let fix = |r: &Vec<String>| r.iter().map(|c| printable(c).into_owned()).collect::<Vec<_>>();
+            escaped = Table {
+                headers: fix(&self.headers),
+                rows: self.rows.iter().map(fix).collect(),
+                text_columns: self.text_columns,
+                glued: self.glued.clone(),
+            };
+            &escaped
+        } else {
+            self
+        };
+        this.render_printable()
+    }
+
+    fn render_printable(&self) -> String {
         let cols = self.headers.len();
         let mut width = vec![0usize; cols];
         for r in std::iter::once(&self.headers).chain(&self.rows) {
@@ -217,6 +234,30 @@ pub fn side_by_side(first_header: &str, traces: &[String], rows: &[(String, Vec<
         table.row(cells);
     }
     table.render()
+}
+
+/// `text` with control characters escaped as Rust writes them (`\n`,
+/// `\u{1b}`), for a terminal: a buffer name is data from a file, and an
+/// escape sequence in it must not reach the screen as one.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    printable_except(text, None)
+}
+
+/// [`printable`], leaving `keep` (the line ends of a whole report) as it is.
+pub fn printable_except(text: &str, keep: Option<char>) -> std::borrow::Cow<'_, str> {
+    let escape = |c: char| c.is_control() && Some(c) != keep;
+    if !text.chars().any(escape) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if escape(c) {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// The file name of a path, for narrow headers.

@@ -214,3 +214,56 @@ fn a_zstd_window_too_large_to_decode_says_so() {
     let (code, _, err) = analyze(dir.path(), &["info", "ok.zst"]);
     assert_eq!(code, 0, "{err}");
 }
+
+/// Names with a comma, a quote, a line end, spaces at the ends, a tab and
+/// an escape sequence: export quotes them as RFC 4180 says, import reads
+/// them back into the very same trace, and text output escapes control
+/// characters (issue 16, item 13).
+#[test]
+fn any_name_survives_export_and_import_and_never_reaches_the_terminal_raw() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let names = ["a,b", "q\"uote", "new\nline", "  spaced  ", "tab\there", "red\u{1b}[31m", "cr\rlf", "plain"];
+    let mut csv = String::from("op,buffer,size,offset,step,role\n");
+    for (i, name) in names.iter().enumerate() {
+        let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+        csv += &format!("W,{quoted},{},0,{i},activation\n", 4 + i);
+        csv += &format!("R,{quoted},2,1,{i},\n");
+    }
+    std::fs::create_dir(d.join("one")).unwrap();
+    std::fs::create_dir(d.join("two")).unwrap();
+    std::fs::write(d.join("one/e.csv"), &csv).unwrap();
+    let (code, _, err) = analyze(d, &["import", "one/e.csv", "-o", "a.trace"]);
+    assert_eq!(code, 0, "{err}");
+    let reader = memtrace::TraceReader::open(d.join("a.trace")).unwrap();
+    let stored: Vec<&str> = reader.header().buffers.iter().map(|b| b.name.as_str()).collect();
+    assert_eq!(stored, names, "quoted fields are taken as written");
+    let (code, exported, err) = analyze(d, &["export", "--csv", "a.trace"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(exported.contains("W,\"a,b\",4,0,0,activation\n"), "{exported}");
+    assert!(exported.contains("\"q\"\"uote\""), "{exported}");
+    std::fs::write(d.join("two/e.csv"), &exported).unwrap();
+    let (code, _, err) = analyze(d, &["import", "two/e.csv", "-o", "b.trace"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(std::fs::read(d.join("a.trace")).unwrap(), std::fs::read(d.join("b.trace")).unwrap());
+    // Text for a terminal: no raw control character but line ends.
+    for args in [&["info", "a.trace"][..], &["ard", "a.trace"], &["hist", "a.trace"]] {
+        let (code, out, err) = analyze(d, args);
+        assert_eq!(code, 0, "{err}");
+        assert!(!out.chars().any(|c| c.is_control() && c != '\n'), "{args:?}: {out:?}");
+        assert!(out.contains("red\\u{1b}[31m"), "{args:?}: {out}");
+    }
+    // JSON keeps names exact (escaped as JSON).
+    let (_, json, _) = analyze(d, &["ard", "--json", "a.trace"]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert!(v["per_buffer"].get("new\nline").is_some(), "{json}");
+    // Malformed quoting names the line.
+    std::fs::write(d.join("bad.csv"), "op,buffer,size\nW,\"open,4\nR,x,1\n").unwrap();
+    let (code, _, err) = analyze(d, &["import", "bad.csv", "-o", "bad.trace"]);
+    one_line_failure(code, &err);
+    assert!(err.contains("bad.csv: line 2: a quoted field is not closed"), "{err}");
+    std::fs::write(d.join("bad2.csv"), "op,buffer,size\nW,a\"b,4\n").unwrap();
+    let (code, _, err) = analyze(d, &["import", "bad2.csv", "-o", "bad.trace"]);
+    one_line_failure(code, &err);
+    assert!(err.contains("line 2: a quote inside an unquoted field"), "{err}");
+}

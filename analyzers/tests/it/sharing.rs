@@ -64,7 +64,7 @@ fn export_then_import_gives_an_identical_trace() {
     let csv = dir.path().join("t.csv");
     assert!(analyze(&["export", "--csv", s(&original), "-o", s(&csv)]).status.success());
     let text = std::fs::read_to_string(&csv).unwrap();
-    assert!(text.starts_with("op,buffer,size,offset,step\nW,W1,5000,0,0\n"), "{}", &text[..80]);
+    assert!(text.starts_with("op,buffer,size,offset,step,role\nW,W1,5000,0,0,parameter\n"), "{}", &text[..80]);
     let back = dir.path().join("back.zst");
     assert!(analyze(&["import", s(&csv), "-o", s(&back)]).status.success());
     let out = analyze(&["diff", s(&original), s(&back)]);

@@ -348,6 +348,8 @@ fn print<R: Report>(reports: &[Named<R>], json: bool) -> Result<(), Failure> {
 }
 
 fn emit(s: &str) -> Result<(), Failure> {
+    // Names come from files: no control character but the line ends reaches a terminal.
+    let s = memtrace_analyzers::table::printable_except(s, Some('\n'));
     let mut out = std::io::stdout().lock();
     match out.write_all(s.as_bytes()).and_then(|_| out.flush()) {
         Ok(()) => Ok(()),
