@@ -27,6 +27,8 @@
 //! ```
 
 #![warn(missing_docs)]
+// No unsafe at all: in particular traces are read, not memory-mapped (see `reader`).
+#![forbid(unsafe_code)]
 
 mod error;
 pub mod format;

@@ -3,10 +3,56 @@
 //! is never replaced by a regular file), or a file, which is created new
 //! and replaces an existing one only when the caller was told to (`--force`,
 //! as zstd does), and never when it is one of the command's own inputs.
+//!
+//! Also the temporary files a process has in flight ([`Partial`]): a
+//! signal handler removes them all with [`remove_partials`] before exiting,
+//! so Ctrl-C, SIGTERM and SIGHUP leave no hidden `.partial` file behind.
 
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// Temporary files in flight in this process.
+static PARTIALS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// A temporary file registered for removal on a signal, for as long as the
+/// guard lives (drop it once the file is renamed into place or removed).
+#[derive(Debug)]
+pub struct Partial(PathBuf);
+
+impl Partial {
+    /// Registers `path`.
+    pub fn register(path: &Path) -> Partial {
+        if let Ok(mut list) = PARTIALS.lock() {
+            list.push(path.to_path_buf());
+        }
+        Partial(path.to_path_buf())
+    }
+}
+
+impl Drop for Partial {
+    fn drop(&mut self) {
+        if let Ok(mut list) = PARTIALS.lock() {
+            if let Some(i) = list.iter().position(|p| *p == self.0) {
+                list.swap_remove(i);
+            }
+        }
+    }
+}
+
+/// Removes every registered temporary file: for a Ctrl-C (or SIGTERM,
+/// SIGHUP) handler that then exits, skipping the destructors that would.
+pub fn remove_partials() {
+    // A handler runs on its own thread (ctrlc); the lock is an ordinary one.
+    let list = match PARTIALS.lock() {
+        Ok(list) => list.clone(),
+        Err(poisoned) => poisoned.into_inner().clone(),
+    };
+    for p in list {
+        let _ = std::fs::remove_file(p);
+    }
+}
 
 use crate::error::{Error, ErrorKind, Result};
 

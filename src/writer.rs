@@ -86,7 +86,7 @@ enum Msg {
 
 struct Finished {
     /// The temporary file and the name to rename it to; `None` for a stream.
-    file: Option<(tempfile::NamedTempFile, PathBuf)>,
+    file: Option<(tempfile::NamedTempFile, PathBuf, crate::output::Partial)>,
     raw_bytes: u64,
     /// Bytes written: the file's length.
     written: u64,
@@ -96,7 +96,7 @@ struct Finished {
 /// Where the background thread writes.
 enum Destination {
     /// A temporary file, renamed to the target on `finish`.
-    Temporary(tempfile::NamedTempFile, PathBuf),
+    Temporary(tempfile::NamedTempFile, PathBuf, crate::output::Partial),
     Stream(Box<dyn Write + Send>),
 }
 
@@ -139,7 +139,8 @@ impl TraceWriter {
             builder.permissions(std::fs::Permissions::from_mode(0o666));
         }
         let tmp = builder.tempfile_in(&dir).map_err(|e| cannot_create_in(&dir, e))?;
-        TraceWriter::start(Destination::Temporary(tmp, target), &header, header_bytes, options)
+        let partial = crate::output::Partial::register(tmp.path());
+        TraceWriter::start(Destination::Temporary(tmp, target, partial), &header, header_bytes, options)
     }
 
     /// Creates a writer to a stream (standard output, a pipe). The stream
@@ -256,7 +257,7 @@ impl TraceWriter {
             }
         }
         let finished = self.join_worker()?.ok_or_else(|| Error::invalid("the trace writer stopped early"))?;
-        if let Some((file, target)) = finished.file {
+        if let Some((file, target, _partial)) = finished.file {
             file.persist(target).map_err(|e| Error::from(e.error))?;
         }
         Ok(WriteSummary { events, raw_bytes: finished.raw_bytes, file_bytes: finished.written, crc32: finished.crc32 })
@@ -298,7 +299,9 @@ fn write_blocks(
     give_back: SyncSender<Vec<u8>>,
 ) -> io::Result<Option<Finished>> {
     let (file, tmp): (Box<dyn Write + Send>, _) = match destination {
-        Destination::Temporary(tmp, target) => (Box::new(tmp.as_file().try_clone()?), Some((tmp, target))),
+        Destination::Temporary(tmp, target, partial) => {
+            (Box::new(tmp.as_file().try_clone()?), Some((tmp, target, partial)))
+        }
         Destination::Stream(out) => (out, None),
     };
     let mut sink = match compression {
@@ -330,7 +333,7 @@ fn write_blocks(
                 sink.write_all(&format::encode_footer(events, crc32))?;
                 raw_bytes += format::FOOTER_LEN as u64;
                 let written = sink.finish()?.unwrap_or(raw_bytes);
-                if let Some((tmp, _)) = &tmp {
+                if let Some((tmp, _, _)) = &tmp {
                     tmp.as_file().sync_all()?;
                 }
                 return Ok(Some(Finished { file: tmp, raw_bytes, written, crc32 }));

@@ -194,7 +194,7 @@ fn main() {
     let raw_read = time(REPS, || assert_eq!(read_all(&big_raw), n_events));
     let zst_read = time(REPS, || assert_eq!(read_all(&big_zst), n_events));
     println!("read (decode + validate + CRC), millions of events/s:");
-    println!("  raw (mmap) {:>8.1} M/s  {:>7.0} MB/s", rate(raw_read), raw_bytes as f64 / raw_read / 1e6);
+    println!("  raw        {:>8.1} M/s  {:>7.0} MB/s", rate(raw_read), raw_bytes as f64 / raw_read / 1e6);
     println!(
         "  zstd       {:>8.1} M/s  {:>7.0} MB/s of raw trace\n",
         rate(zst_read),

@@ -141,3 +141,38 @@ fn a_compressed_trace_is_still_a_plain_zstd_stream_and_hand_compression_is_accep
     let by_hand = zstd::encode_all(&small_trace()[..], 19).unwrap();
     assert_eq!(read_all(by_hand).unwrap(), 40);
 }
+
+/// A raw trace truncated while it is being read (another process
+/// rewriting it, a copy still in progress) is an error naming truncation:
+/// memory-mapped, the next page touched raised SIGBUS and killed the
+/// process without a word (issue 16, item 11).
+#[test]
+fn a_trace_truncated_while_read_is_an_error_not_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("shrinking.trace");
+    let mut h = Header::new("adversarial", "1");
+    h.add_buffer(Buffer::new("a", 1 << 20, Role::Other)).unwrap();
+    let mut w = TraceWriter::create(&p, h).unwrap();
+    for i in 0..400_000u64 {
+        w.access(0, Op::Read, i % 1000, 8, 0).unwrap();
+    }
+    w.finish().unwrap();
+    let full = std::fs::metadata(&p).unwrap().len();
+    let mut r = TraceReader::open(&p).unwrap();
+    assert!(r.next_batch().unwrap().is_some());
+    // Cut to a third, on a page boundary, while the reader is mid-file.
+    std::fs::OpenOptions::new().write(true).open(&p).unwrap().set_len(full / 3 / 4096 * 4096).unwrap();
+    let mut outcome = Ok(());
+    loop {
+        match r.next_batch() {
+            Ok(Some(_)) => {}
+            Ok(None) => break,
+            Err(e) => {
+                outcome = Err(e);
+                break;
+            }
+        }
+    }
+    let e = outcome.expect_err("a shrunken trace must not read as complete");
+    assert!(matches!(e.kind(), ErrorKind::Truncated { .. } | ErrorKind::Corrupt(_)), "{e}");
+}

@@ -230,6 +230,33 @@ impl Progress {
     }
 }
 
+/// A tracer that also hears Ctrl-C (and SIGTERM, SIGHUP): epochs stop
+/// after the current step.
+struct Stoppable<'a, T> {
+    inner: &'a mut T,
+    stop: &'a AtomicBool,
+}
+
+impl<T: Tracer> Tracer for Stoppable<'_, T> {
+    #[inline(always)]
+    fn access(
+        &mut self,
+        buf: memtrace_trainer::train::Buf,
+        sample: usize,
+        op: memtrace::Op,
+        offset: usize,
+        len: usize,
+    ) {
+        self.inner.access(buf, sample, op, offset, len)
+    }
+    fn end_step(&mut self) {
+        self.inner.end_step()
+    }
+    fn interrupted(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+}
+
 fn interrupted(flag: &AtomicBool) -> Result<(), String> {
     if flag.load(Ordering::Relaxed) {
         Err("interrupted; no trace was written".into())
@@ -294,8 +321,9 @@ fn train_epochs<T: Tracer>(
     what: &str,
 ) -> Result<Option<usize>, String> {
     let mut progress = Progress::new(max as u64);
+    let mut tracer = Stoppable { inner: tracer, stop };
     for e in 1..=max {
-        t.epoch(tracer);
+        t.epoch(&mut tracer);
         interrupted(stop)?;
         let acc = t.record_epoch();
         progress.set(e as u64, &format!("{what} test acc {acc:.3}"));
@@ -387,9 +415,9 @@ fn run(cli: Cli, stop: &AtomicBool) -> Result<(), String> {
     let mut warmup_epochs = 0;
     if let Some(e) = cli.warmup_epochs {
         for _ in 0..e {
-            trainer.epoch(&mut memtrace_trainer::train::NoTrace);
-            trainer.record_epoch();
+            trainer.epoch(&mut Stoppable { inner: &mut memtrace_trainer::train::NoTrace, stop });
             interrupted(stop)?;
+            trainer.record_epoch();
         }
         warmup_epochs = e;
     } else if let Some(acc) = cli.warmup_acc {

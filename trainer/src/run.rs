@@ -154,6 +154,9 @@ impl Trainer {
         if self.cfg.batch > 1 {
             for chunk in order.chunks(self.cfg.batch) {
                 self.step(chunk, t);
+                if t.interrupted() {
+                    return;
+                }
             }
             return;
         }
@@ -193,6 +196,9 @@ impl Trainer {
                 ahead = None;
             }
             t.end_step();
+            if t.interrupted() {
+                return;
+            }
         }
     }
 

@@ -133,6 +133,12 @@ pub trait Tracer {
     fn access(&mut self, buf: Buf, sample: usize, op: Op, offset: usize, len: usize);
     /// A training step ends.
     fn end_step(&mut self) {}
+    /// Whether the run is being abandoned (Ctrl-C): an epoch then returns
+    /// after the current step, so a stop takes one step, not one epoch.
+    /// Never true in a run that completes, so it changes no number.
+    fn interrupted(&self) -> bool {
+        false
+    }
 }
 
 /// Training without a trace.

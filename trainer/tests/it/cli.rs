@@ -150,6 +150,57 @@ fn ctrl_c_leaves_no_trace_under_the_output_name() {
     assert!(left.is_empty(), "files left behind: {left:?}");
 }
 
+/// Ctrl-C, SIGTERM and SIGHUP stop `record` within about a second, in an
+/// untraced warmup and in a traced run, even when one epoch takes many
+/// seconds (the stop was checked once per epoch: 21 s on a large one), and
+/// leave nothing behind, not even the hidden `.partial` file.
+#[cfg(unix)]
+#[test]
+fn signals_stop_record_within_a_step_and_leave_nothing() {
+    // One epoch of 300,000 samples at hidden 10,000 takes several seconds.
+    let big = ["--hidden", "10000", "--n-train", "300000", "--lr", "0"];
+    for signal in ["INT", "TERM", "HUP"] {
+        for phase in [&["--warmup-epochs", "50", "--steps", "1"][..], &["--epochs", "50"]] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("t.zst");
+            let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("record"))
+                .args(big)
+                .args(phase)
+                .arg("-o")
+                .arg(&path)
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            // Past data generation and into the first epoch.
+            std::thread::sleep(Duration::from_millis(700));
+            assert!(child.try_wait().unwrap().is_none(), "{signal} {phase:?}: ended before the signal");
+            let sent = std::process::Command::new("kill")
+                .arg(format!("-{signal}"))
+                .arg(child.id().to_string())
+                .status()
+                .unwrap();
+            assert!(sent.success());
+            let signalled = std::time::Instant::now();
+            let status = loop {
+                if let Some(status) = child.try_wait().unwrap() {
+                    break status;
+                }
+                assert!(
+                    signalled.elapsed() < Duration::from_secs(3),
+                    "{signal} {phase:?}: still running 3 s after the signal"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            };
+            let mut err = String::new();
+            std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+            assert_eq!(status.code(), Some(130), "{signal} {phase:?}: {err}");
+            assert!(err.contains("interrupted; no trace was written"), "{signal} {phase:?}: {err}");
+            let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+            assert!(left.is_empty(), "{signal} {phase:?}: files left behind: {left:?}");
+        }
+    }
+}
+
 #[test]
 fn record_writes_a_raw_trace_to_standard_output() {
     let dir = tempfile::tempdir().unwrap();

@@ -4,11 +4,11 @@
 //! per cache configuration, two passes for `dmd`) and a pipe can be read
 //! only once, so the first use of `-` copies standard input to a
 //! temporary file that every later use opens. [`Input`] owns that copy and
-//! removes it when dropped; a Ctrl-C handler removes it on an interrupt.
+//! removes it when dropped; the signal handler of `main` removes it on
+//! Ctrl-C, SIGTERM or SIGHUP.
 
 use std::io::{BufRead, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use memtrace::TraceReader;
@@ -52,23 +52,16 @@ pub enum Expect {
 
 /// The traces of one command.
 pub struct Input {
-    /// Copies of streams (standard input, FIFOs, `<(...)`), by the name given.
-    copies: Vec<(PathBuf, tempfile::TempPath)>,
-    /// What the Ctrl-C handler removes.
-    to_remove: Arc<Mutex<Vec<PathBuf>>>,
-    handler_set: bool,
+    /// Copies of streams (standard input, FIFOs, `<(...)`), by the name
+    /// given; registered for removal by the signal handler (`main`).
+    copies: Vec<(PathBuf, tempfile::TempPath, memtrace::output::Partial)>,
     /// Line analyzers refuse a trace that implies more line requests.
     pub max_line_requests: u64,
 }
 
 impl Default for Input {
     fn default() -> Input {
-        Input {
-            copies: Vec::new(),
-            to_remove: Arc::default(),
-            handler_set: false,
-            max_line_requests: MAX_LINE_REQUESTS,
-        }
+        Input { copies: Vec::new(), max_line_requests: MAX_LINE_REQUESTS }
     }
 }
 
@@ -89,7 +82,7 @@ impl Input {
         if !is_stream(path) {
             return Ok(path.to_path_buf());
         }
-        if let Some((_, copy)) = self.copies.iter().find(|(p, _)| p == path) {
+        if let Some((_, copy, _)) = self.copies.iter().find(|(p, _, _)| p == path) {
             return Ok(copy.to_path_buf());
         }
         let mut stream: Box<dyn Read> = if is_std(path) {
@@ -104,26 +97,12 @@ impl Input {
         let head = read_head(&mut stream, expect).map_err(|e| fail(path, e))?;
         let mut file = tempfile::Builder::new().prefix(".memtrace-stdin.").tempfile().map_err(|e| fail(path, e))?;
         // Ctrl-C would skip the removal on drop: the handler removes it.
-        if let Ok(mut list) = self.to_remove.lock() {
-            list.push(file.path().to_path_buf());
-        }
-        if !self.handler_set {
-            self.handler_set = true;
-            let list = self.to_remove.clone();
-            let _ = ctrlc::set_handler(move || {
-                if let Ok(list) = list.lock() {
-                    for p in list.iter() {
-                        let _ = std::fs::remove_file(p);
-                    }
-                }
-                std::process::exit(130);
-            });
-        }
+        let partial = memtrace::output::Partial::register(file.path());
         file.write_all(&head).map_err(|e| fail(path, e))?;
         std::io::copy(&mut stream, &mut file).map_err(|e| fail(path, e))?;
         let copy = file.into_temp_path();
         let source = copy.to_path_buf();
-        self.copies.push((path.to_path_buf(), copy));
+        self.copies.push((path.to_path_buf(), copy, partial));
         Ok(source)
     }
 

@@ -615,6 +615,12 @@ fn table_width() -> Option<usize> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Ctrl-C, SIGTERM, SIGHUP: exit skips destructors, so remove what they
+    // would (copies of standard input, outputs not yet renamed into place).
+    let _ = ctrlc::set_handler(|| {
+        memtrace::output::remove_partials();
+        std::process::exit(130);
+    });
     memtrace_analyzers::table::set_max_width(table_width());
     let mut input = Input::default();
     if let Command::Diff { json, a, b } = &cli.command {

@@ -58,7 +58,8 @@ pub fn export(input: &mut Input, trace: &Path, output: &Path, target: Output, js
                 .tempfile_in(dir)
                 .map_err(|e| fail(output, format!("cannot write into {}: {e}", dir.display())))?;
             let handle = file.as_file().try_clone().map_err(|e| fail(output, e))?;
-            staged = Some((file, path));
+            let partial = memtrace::output::Partial::register(file.path());
+            staged = Some((file, path, partial));
             Box::new(std::io::BufWriter::new(handle))
         }
     };
@@ -85,7 +86,7 @@ pub fn export(input: &mut Input, trace: &Path, output: &Path, target: Output, js
         Err(Failure(m)) if to_stdout && m.contains("Broken pipe") => Ok(()),
         Err(f) => Err(f),
         Ok(()) => {
-            if let Some((file, path)) = staged {
+            if let Some((file, path, _partial)) = staged {
                 file.persist(&path).map_err(|e| fail(output, e.error))?;
             }
             Ok(())
