@@ -297,16 +297,15 @@ impl Hist {
     pub fn event(&mut self, e: &Event) {
         if let Some(st) = &mut self.stack {
             let (first, last) = st.layout.lines(e);
-            for line in first..=last {
-                st.requests += 1;
-                match st.distances.access(line) {
-                    Some(d) => {
-                        st.per_buffer.record_n(e.buffer as usize, &st.all.h, d, 1);
-                        st.all.record_n(d, 1);
-                    }
-                    None => st.cold += 1,
+            st.requests += last - first + 1;
+            let (per_buffer, all, cold) = (&mut st.per_buffer, &mut st.all, &mut st.cold);
+            st.distances.access_run(first, last, |d, n| match d {
+                Some(d) => {
+                    per_buffer.record_n(e.buffer as usize, &all.h, d, n);
+                    all.record_n(d, n);
                 }
-            }
+                None => *cold += n,
+            });
         }
         match e.op {
             Op::Write => self.clock.write(e.buffer, e.offset, e.len as u64),
