@@ -7,6 +7,7 @@ use super::queue::{Queue, QueueKind};
 use super::random::RandomEvict;
 use super::s3fifo::S3Fifo;
 use super::sieve::Sieve;
+use super::ways::{SetArrays, MAX_WAYS};
 
 /// What one request did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -156,6 +157,9 @@ impl Policy for SetAssociative {
 /// associative when `None` or not below the capacity. `None` for `opt`.
 pub fn build_cache(kind: PolicyKind, capacity: u64, ways: Option<u64>) -> Option<Box<dyn Policy>> {
     match ways {
+        Some(w) if w < capacity && w <= MAX_WAYS && matches!(kind, PolicyKind::Lru | PolicyKind::Fifo) => {
+            Some(Box::new(SetArrays::new(capacity, w, kind == PolicyKind::Lru)))
+        }
         Some(w) if w < capacity => Some(Box::new(SetAssociative::new(kind, capacity, w)?)),
         _ => kind.build(capacity),
     }

@@ -2,7 +2,7 @@
 //! streams, and the classic properties: LRU and OPT never miss more with
 //! more capacity, and OPT never misses more than any other policy.
 
-use memtrace_analyzers::linecache::{Belady, Policy, PolicyKind, SetAssociative};
+use memtrace_analyzers::linecache::{Belady, Policy, PolicyKind, SetArrays, SetAssociative};
 use proptest::prelude::*;
 
 fn misses(p: &mut dyn Policy, reqs: &[u64]) -> usize {
@@ -308,11 +308,33 @@ proptest! {
 
     #[test]
     fn set_associative_lru_equals_independent_list_models(reqs in stream(), ways in 1usize..5, sets in 1usize..5) {
-        let mut sa = SetAssociative::new(PolicyKind::Lru, (ways * sets) as u64, ways as u64).unwrap();
-        let expected: usize = (0..sets as u64)
-            .map(|s| naive(&reqs.iter().copied().filter(|l| l % sets as u64 == s).collect::<Vec<_>>(), ways, true))
-            .sum();
-        prop_assert_eq!(misses(&mut sa, &reqs), expected);
+        for (kind, lru) in [(PolicyKind::Lru, true), (PolicyKind::Fifo, false)] {
+            let expected: usize = (0..sets as u64)
+                .map(|s| naive(&reqs.iter().copied().filter(|l| l % sets as u64 == s).collect::<Vec<_>>(), ways, lru))
+                .sum();
+            let mut queues = SetAssociative::new(kind, (ways * sets) as u64, ways as u64).unwrap();
+            prop_assert_eq!(misses(&mut queues, &reqs), expected);
+            let mut arrays = SetArrays::new((ways * sets) as u64, ways as u64, lru);
+            prop_assert_eq!(misses(&mut arrays, &reqs), expected);
+        }
+    }
+
+    #[test]
+    fn set_arrays_equal_set_associative_queues_request_for_request(
+        reqs in stream(), ways in 1usize..6, sets in 1usize..6, every in 2usize..9,
+    ) {
+        // Hits, evicted lines and back-invalidations, which `energy` relies on.
+        for (kind, lru) in [(PolicyKind::Lru, true), (PolicyKind::Fifo, false)] {
+            let mut queues = SetAssociative::new(kind, (ways * sets) as u64, ways as u64).unwrap();
+            let mut arrays = SetArrays::new((ways * sets) as u64, ways as u64, lru);
+            for (i, &l) in reqs.iter().enumerate() {
+                prop_assert_eq!(arrays.access(l), queues.access(l), "{} request {}", kind.name(), i);
+                if i % every == 0 {
+                    let victim = (l * 7) % 24;
+                    prop_assert_eq!(arrays.remove(victim), queues.remove(victim));
+                }
+            }
+        }
     }
 
     #[test]
