@@ -205,17 +205,18 @@ impl StackDistances {
     }
 }
 
-/// One point of the curve.
+/// One point of the curve. Fields in alphabetical order: JSON keys are
+/// sorted everywhere, and `mrc --json` streams points straight from here.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Point {
-    /// Cache size.
-    pub size_bytes: u64,
+    /// `misses / requests`.
+    pub miss_ratio: f64,
     /// Misses of a fully associative LRU cache of that size.
     pub misses: u64,
     /// Line requests.
     pub requests: u64,
-    /// `misses / requests`.
-    pub miss_ratio: f64,
+    /// Cache size.
+    pub size_bytes: u64,
 }
 
 /// The distance histogram of a trace, from which any point of the curve follows.
@@ -404,17 +405,76 @@ impl MrcReport {
 
     /// `trace,size_bytes,misses,requests,miss_ratio`, a line per point.
     pub fn csv(curves: &[Named<MrcReport>]) -> String {
-        let mut out = String::from("trace,size_bytes,misses,requests,miss_ratio\n");
+        let mut out = Vec::new();
+        let _ = MrcReport::write_csv(curves, &mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    /// [`MrcReport::csv`], written as it goes.
+    pub fn write_csv(curves: &[Named<MrcReport>], out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        writeln!(out, "trace,size_bytes,misses,requests,miss_ratio")?;
         for c in curves {
+            let trace = crate::export::csv_field(&c.trace);
             for p in &c.report.points {
-                out.push_str(&format!("{},{},{},{},{}\n", c.trace, p.size_bytes, p.misses, p.requests, p.miss_ratio));
+                writeln!(out, "{trace},{},{},{},{}", p.size_bytes, p.misses, p.requests, p.miss_ratio)?;
             }
         }
-        out
+        Ok(())
     }
 }
 
+/// Points of a curve, tagged with its trace, keys in order: `analyze mrc
+/// --json` streams them (a full curve has a point per distinct distance).
+#[derive(Serialize)]
+struct TaggedMrc<'a> {
+    points: &'a [Point],
+    sample: f64,
+    trace: &'a str,
+}
+
+/// Curves with more points than this are written row by row.
+const STREAM_POINTS: usize = 1 << 16;
+
 impl Report for MrcReport {
+    fn write_json(curves: &[Named<MrcReport>], out: &mut dyn std::io::Write) -> serde_json::Result<()> {
+        fn tag(c: &Named<MrcReport>) -> TaggedMrc<'_> {
+            TaggedMrc { points: &c.report.points, sample: c.report.sample, trace: &c.trace }
+        }
+        match curves {
+            [one] => serde_json::to_writer_pretty(out, &tag(one)),
+            many => serde_json::to_writer_pretty(out, &many.iter().map(tag).collect::<Vec<_>>()),
+        }
+    }
+
+    /// Long curves (a point per distinct distance: millions for a large
+    /// working set) are written row by row in the same layout.
+    fn write_text(curves: &[Named<MrcReport>], out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        let points: usize = curves.iter().map(|c| c.report.points.len()).sum();
+        if points <= STREAM_POINTS || curves.len() > 1 {
+            let text = MrcReport::text(curves);
+            return out.write_all(crate::table::printable_except(&text, Some('\n')).as_bytes());
+        }
+        for c in curves {
+            let title = format!("LRU miss-ratio curve of {}{}", c.trace, c.report.estimated());
+            out.write_all(crate::table::printable(&title).as_bytes())?;
+            out.write_all(b"\n")?;
+            let headers: Vec<String> = ["cache size", "misses", "requests", "miss ratio"].map(String::from).to_vec();
+            let rows = |f: &mut dyn FnMut(&[String])| {
+                for p in &c.report.points {
+                    f(&[
+                        format_size(p.size_bytes),
+                        thousands(p.misses),
+                        thousands(p.requests),
+                        format!("{:.4}", p.miss_ratio),
+                    ]);
+                }
+            };
+            crate::table::stream_table(&headers, 1, &rows, out)?;
+            out.write_all(b"\n")?;
+        }
+        Ok(())
+    }
+
     /// Several traces at the same sizes (`--size`): one table, a miss-ratio
     /// column per trace, misses in parentheses. Otherwise a table per trace.
     fn text(curves: &[Named<MrcReport>]) -> String {
@@ -591,12 +651,37 @@ mod tests {
                 let mut got = Vec::new();
                 fast.access_run(first, first + len - 1, |d, n| {
                     runs += usize::from(n > 1 && d.is_some());
-                    got.extend(std::iter::repeat_n(d, n as usize));
+                    got.extend(std::iter::repeat(d).take(n as usize));
                 });
                 assert_eq!(got, want, "lines {first}..{}, min capacity {min_capacity}", first + len);
             }
             assert!(runs > 100, "the run path was exercised ({runs} runs)");
         }
+    }
+
+    #[test]
+    fn a_long_curve_streams_the_same_text_and_json() {
+        // A point per distance from 1 to 100,000: beyond STREAM_POINTS.
+        let n = 100_000usize;
+        let curve = Curve { line: 64, requests: 3 * n as u64, cold: n as u64, hist: vec![2; n + 1], sample: 1.0 };
+        let named = vec![Named { trace: "t".to_string(), report: MrcReport::of(&curve, &[]) }];
+        assert!(named[0].report.points.len() > STREAM_POINTS);
+        let mut streamed = Vec::new();
+        MrcReport::write_text(&named, &mut streamed).unwrap();
+        // Compared without printing megabytes on failure: the first difference.
+        let same = |a: &str, b: &str| {
+            let at = a.bytes().zip(b.bytes()).position(|(x, y)| x != y).unwrap_or(a.len().min(b.len()));
+            assert!(
+                a == b,
+                "differ at byte {at}: {:?} vs {:?}",
+                &a[at.saturating_sub(40)..(at + 40).min(a.len())],
+                &b[at.saturating_sub(40)..(at + 40).min(b.len())]
+            );
+        };
+        same(&String::from_utf8(streamed).unwrap(), &MrcReport::text(&named));
+        let mut json = Vec::new();
+        MrcReport::write_json(&named, &mut json).unwrap();
+        same(&String::from_utf8(json).unwrap(), &serde_json::to_string_pretty(&MrcReport::json(&named)).unwrap());
     }
 
     #[test]

@@ -39,6 +39,13 @@ pub trait Report: Serialize + Sized {
     fn write_json(reports: &[Named<Self>], out: &mut dyn std::io::Write) -> serde_json::Result<()> {
         serde_json::to_writer_pretty(out, &Self::json(reports))
     }
+
+    /// [`Report::text`] to `out`, control characters in names escaped for
+    /// a terminal. A report of millions of rows (a full miss-ratio curve)
+    /// writes them as it goes instead.
+    fn write_text(reports: &[Named<Self>], out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        out.write_all(crate::table::printable_except(&Self::text(reports), Some('\n')).as_bytes())
+    }
 }
 
 /// `{"trace": ..., <report fields>}`.

@@ -236,6 +236,61 @@ pub fn side_by_side(first_header: &str, traces: &[String], rows: &[(String, Vec<
     table.render()
 }
 
+/// Hands every row of a table to the callback it is given.
+pub type RowSource<'a> = dyn Fn(&mut dyn FnMut(&[String])) + 'a;
+
+/// Writes a table too long to hold (millions of rows) to `out`: `rows`
+/// is called twice, once to measure the columns and once to write, and
+/// hands each row to the callback. The layout is [`Table::render`]'s when
+/// the table fits the width (the first `text_columns` columns left-aligned,
+/// the rest right-aligned, two spaces apart, a rule under the headers);
+/// cells are expected printable.
+pub fn stream_table(
+    headers: &[String],
+    text_columns: usize,
+    rows: &RowSource<'_>,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    let mut width: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    rows(&mut |r| {
+        for (w, c) in width.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    });
+    let mut line = String::new();
+    let mut put = |r: &[String], out: &mut dyn std::io::Write| -> std::io::Result<()> {
+        line.clear();
+        for (i, (c, w)) in r.iter().zip(&width).enumerate() {
+            let pad = w.saturating_sub(c.chars().count());
+            if i < text_columns {
+                if i > 0 {
+                    line.push_str("  ");
+                }
+                line.push_str(c);
+                line.extend(std::iter::repeat(' ').take(pad));
+            } else {
+                line.push_str("  ");
+                line.extend(std::iter::repeat(' ').take(pad));
+                line.push_str(c);
+            }
+        }
+        let trimmed = line.trim_end().len();
+        line.truncate(trimmed);
+        line.push('\n');
+        out.write_all(line.as_bytes())
+    };
+    put(headers, out)?;
+    let rule: Vec<String> = width.iter().map(|w| "-".repeat(*w)).collect();
+    put(&rule, out)?;
+    let mut result = Ok(());
+    rows(&mut |r| {
+        if result.is_ok() {
+            result = put(r, out);
+        }
+    });
+    result
+}
+
 /// `text` with control characters escaped as Rust writes them (`\n`,
 /// `\u{1b}`), for a terminal: a buffer name is data from a file, and an
 /// escape sequence in it must not reach the screen as one.

@@ -330,20 +330,25 @@ fn each<R: Report>(
 }
 
 fn print<R: Report>(reports: &[Named<R>], json: bool) -> Result<(), Failure> {
-    if json {
-        let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-        let written = R::write_json(reports, &mut out).map_err(std::io::Error::from).and_then(|()| {
-            out.write_all(b"\n")?;
-            out.flush()
-        });
-        match written {
-            Ok(()) => Ok(()),
-            // A closed pipe (`analyze ... | head`) is not an error worth a message.
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-            Err(e) => Err(Failure(format!("cannot write output: {e}"))),
+    write_out(|out| {
+        if json {
+            R::write_json(reports, out).map_err(std::io::Error::from)?;
+            out.write_all(b"\n")
+        } else {
+            R::write_text(reports, out)
         }
-    } else {
-        emit(&R::text(reports))
+    })
+}
+
+/// Standard output, buffered, for `write`: reports are written as they are
+/// formatted, never held whole (a full curve of millions of points).
+fn write_out(write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<(), Failure> {
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    match write(&mut out).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        // A closed pipe (`analyze ... | head`) is not an error worth a message.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Failure(format!("cannot write output: {e}"))),
     }
 }
 
@@ -536,7 +541,7 @@ fn mrc(
     let points: Vec<Named<MrcReport>> =
         curves.iter().map(|c| Named { trace: c.trace.clone(), report: MrcReport::of(&c.report, sizes) }).collect();
     if csv {
-        emit(&MrcReport::csv(&points))
+        write_out(|out| MrcReport::write_csv(&points, out))
     } else {
         print(&points, json)
     }
