@@ -279,12 +279,14 @@ impl Drop for TraceWriter {
 /// (tempfile adds "at path .../.t.zst.XXXXXX.partial", which names nothing
 /// the user asked for).
 fn cannot_create_in(dir: &Path, e: io::Error) -> Error {
-    let why = match e.kind() {
-        io::ErrorKind::NotFound => "no such directory".to_string(),
-        io::ErrorKind::PermissionDenied => "permission denied".to_string(),
-        io::ErrorKind::ReadOnlyFilesystem => "read-only file system".to_string(),
-        io::ErrorKind::StorageFull => "no space left on the device".to_string(),
-        io::ErrorKind::NotADirectory => "not a directory".to_string(),
+    // Read-only, full and not-a-directory are told apart by their OS codes
+    // (the same on Linux and macOS): their `ErrorKind`s need Rust 1.83.
+    let why = match (e.kind(), e.raw_os_error()) {
+        (io::ErrorKind::NotFound, _) => "no such directory".to_string(),
+        (io::ErrorKind::PermissionDenied, _) => "permission denied".to_string(),
+        (_, Some(30)) if cfg!(unix) => "read-only file system".to_string(),
+        (_, Some(28)) if cfg!(unix) => "no space left on the device".to_string(),
+        (_, Some(20)) if cfg!(unix) => "not a directory".to_string(),
         _ => e.to_string(),
     };
     Error::new(ErrorKind::Io(io::Error::new(e.kind(), format!("cannot write into {}: {why}", dir.display()))))

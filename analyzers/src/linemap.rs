@@ -176,7 +176,7 @@ mod tests {
                 _ => (x >> 20) % 50_000,
             };
             let v = k % 1000;
-            if x % 3 == 0 {
+            if x.is_multiple_of(3) {
                 assert_eq!(m.remove(line), model.remove(&line));
             } else {
                 m.insert(line, v);

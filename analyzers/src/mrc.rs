@@ -651,7 +651,7 @@ mod tests {
                 let mut got = Vec::new();
                 fast.access_run(first, first + len - 1, |d, n| {
                     runs += usize::from(n > 1 && d.is_some());
-                    got.extend(std::iter::repeat(d).take(n as usize));
+                    got.extend(std::iter::repeat_n(d, n as usize));
                 });
                 assert_eq!(got, want, "lines {first}..{}, min capacity {min_capacity}", first + len);
             }

@@ -38,7 +38,7 @@ pub fn parse_sizes(text: &str) -> Result<Vec<u64>, String> {
 pub fn format_size(bytes: u64) -> String {
     for (shift, unit) in [(40, "TiB"), (30, "GiB"), (20, "MiB"), (10, "KiB")] {
         if bytes >= 1 << shift {
-            if bytes % (1 << shift) == 0 {
+            if bytes.is_multiple_of(1 << shift) {
                 return format!("{}{unit}", bytes >> shift);
             }
             let v = bytes as f64 / (1u64 << shift) as f64;

@@ -132,7 +132,7 @@ impl Cli {
         // abort in the allocator (or be killed) halfway through.
         let needed = self.shape().bytes_needed(self.batch);
         if let Some(total) = physical_memory() {
-            if needed.map_or(true, |b| b > total) {
+            if needed.is_none_or(|b| b > total) {
                 let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
                 let need = needed.map_or("more than 2^64 bytes".to_string(), |b| format!("about {:.1} GiB", gib(b)));
                 return Err(format!(

@@ -45,7 +45,7 @@ impl Shape {
         if self.n_train == 0 {
             return Err("--n-train must be at least 1".into());
         }
-        if self.n_bits > u32::MAX as usize / 2 || self.hidden.checked_mul(self.n_bits).map_or(true, |p| p > 1 << 34) {
+        if self.n_bits > u32::MAX as usize / 2 || self.hidden.checked_mul(self.n_bits).is_none_or(|p| p > 1 << 34) {
             return Err("the network is too large (hidden x n-bits must stay below 2^34)".into());
         }
         Ok(())

@@ -200,7 +200,7 @@ mod tests {
                         3 => (d - 1).max(1),
                         _ => d,
                     };
-                    let n = if x % 5 == 0 { 1 + (x >> 9) % 4 } else { 1 };
+                    let n = if x.is_multiple_of(5) { 1 + (x >> 9) % 4 } else { 1 };
                     run.push_n(d, n);
                     want += p.depth(d) * n as u128;
                 }

@@ -370,7 +370,7 @@ mod tests {
             x ^= x >> 7;
             x ^= x << 17;
             let key = Rank { reads: 1 + x % 5, span: 1 + (x >> 8) % 9, birth: (x >> 16) % 50, id };
-            if x % 3 == 0 && !list.is_empty() {
+            if x.is_multiple_of(3) && !list.is_empty() {
                 let gone = list.remove((x >> 20) as usize % list.len());
                 set.remove(&gone);
             } else {
@@ -404,7 +404,7 @@ mod tests {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            if x % 2 == 0 && !list.is_empty() {
+            if x.is_multiple_of(2) && !list.is_empty() {
                 let gone = list.remove((x >> 20) as usize % list.len());
                 set.remove(&gone);
             } else {

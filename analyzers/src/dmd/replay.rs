@@ -248,7 +248,7 @@ impl Replay {
     fn birth(&mut self, slot: u32, batch_end: u64) {
         let id = self.next_value;
         self.next_value += 1;
-        if self.config.clock == Clock::Events && self.pending.front().map_or(true, |r| r.id != id) {
+        if self.config.clock == Clock::Events && self.pending.front().is_none_or(|r| r.id != id) {
             if let Some(f) = self.spool_front() {
                 if f.id == id {
                     self.make_live(f.count.min(batch_end - id));

@@ -285,7 +285,7 @@ mod tests {
             let slot = (xorshift(&mut x) % 1500) as u32;
             let want = list.iter().position(|&s| s == slot).map(|i| i as u64 + 1);
             assert_eq!(fast.depth(slot), want);
-            if x % 7 == 0 {
+            if x.is_multiple_of(7) {
                 fast.remove(slot);
                 list.retain(|&s| s != slot);
             } else {
@@ -322,7 +322,7 @@ mod tests {
                     let want = list.iter().position(|&e| e == s).map(|p| p as u64 + 1);
                     assert_eq!(deepest.map(|d| d - left), want, "slot {s}");
                     list.retain(|&e| e != s);
-                    if (i + k) as u64 % leave_every == 0 && want.is_some() {
+                    if ((i + k) as u64).is_multiple_of(leave_every) && want.is_some() {
                         left += 1;
                     } else {
                         list.insert(0, s);

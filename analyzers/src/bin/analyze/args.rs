@@ -78,7 +78,7 @@ pub fn check_cache(flag: &str, size: u64, line: u64, ways: Option<u64>) -> Resul
             format_size(size)
         )));
     }
-    if size % line != 0 {
+    if !size.is_multiple_of(line) {
         return Err(Failure(format!(
             "{flag} {}: not a whole number of {line}-byte lines; give a multiple of the line size",
             format_size(size)
@@ -86,7 +86,7 @@ pub fn check_cache(flag: &str, size: u64, line: u64, ways: Option<u64>) -> Resul
     }
     let lines = size / line;
     match ways {
-        Some(w) if w < lines && lines % w != 0 => Err(Failure(format!(
+        Some(w) if w < lines && !lines.is_multiple_of(w) => Err(Failure(format!(
             "{flag} {} with {w} ways: its {lines} lines do not split into sets of {w}; choose ways that divide {lines}",
             format_size(size)
         ))),
