@@ -185,6 +185,94 @@ impl<R: Read> Read for CountingReader<R> {
     }
 }
 
+/// Decompression on its own thread, a few chunks ahead of the reader: on
+/// two cores an analysis of a zstd trace takes about as long as the
+/// decompression alone, instead of the two added up. The bytes and the
+/// errors arrive in order, so nothing else changes.
+struct ReadAhead {
+    chunks: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
+    current: Vec<u8>,
+    at: usize,
+    done: bool,
+}
+
+/// Bytes a chunk carries, and chunks in flight (4 MiB ahead at most).
+const AHEAD_CHUNK: usize = 1 << 20;
+const AHEAD_CHUNKS: usize = 4;
+
+impl ReadAhead {
+    fn spawn(mut inner: Box<dyn Read + Send>) -> ReadAhead {
+        let (tx, rx) = std::sync::mpsc::sync_channel(AHEAD_CHUNKS);
+        let spawned = std::thread::Builder::new().name("memtrace-zstd".into()).spawn(move || loop {
+            let mut chunk = vec![0u8; AHEAD_CHUNK];
+            let mut n = 0;
+            let mut failed = None;
+            while n < AHEAD_CHUNK {
+                match inner.read(&mut chunk[n..]) {
+                    Ok(0) => break,
+                    Ok(k) => n += k,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        failed = Some(e);
+                        break;
+                    }
+                }
+            }
+            chunk.truncate(n);
+            // The bytes before an error first, then the error, as a direct
+            // reader would see them (errors name the same byte).
+            let ended = n < AHEAD_CHUNK;
+            if tx.send(Ok(chunk)).is_err() {
+                return; // the reader is gone
+            }
+            if let Some(e) = failed {
+                let _ = tx.send(Err(e));
+                return;
+            }
+            if ended {
+                return; // dropping the sender ends the stream
+            }
+        });
+        let (tx_fallback, rx_fallback) = std::sync::mpsc::sync_channel(1);
+        let chunks = match spawned {
+            Ok(_) => rx,
+            Err(e) => {
+                let _ = tx_fallback.send(Err(e));
+                rx_fallback
+            }
+        };
+        ReadAhead { chunks, current: Vec::new(), at: 0, done: false }
+    }
+}
+
+impl Read for ReadAhead {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.at == self.current.len() {
+            if self.done {
+                return Ok(0);
+            }
+            match self.chunks.recv() {
+                Ok(Ok(chunk)) => {
+                    self.current = chunk;
+                    self.at = 0;
+                }
+                Ok(Err(e)) => {
+                    self.done = true;
+                    return Err(e);
+                }
+                Err(_) => {
+                    self.done = true;
+                    return Ok(0);
+                }
+            }
+        }
+        let n = buf.len().min(self.current.len() - self.at);
+        buf[..n].copy_from_slice(&self.current[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
 /// The largest zstd window the reader accepts (zstd's own default limit,
 /// `--long=27`): decoding memory follows the window, not the trace.
 pub const MAX_ZSTD_WINDOW: u64 = 1 << 27;
@@ -323,7 +411,7 @@ impl TraceReader {
         let chained: Box<dyn Read + Send> = Box::new(head.chain(counted));
         let (mut inner, encoding, decompressed): (Box<dyn Read + Send>, _, _) = if is_zstd {
             let dec = zstd::stream::read::Decoder::new(chained).map_err(|e| Error::new(ErrorKind::Compression(e)))?;
-            (Box::new(dec), Encoding::Zstd, true)
+            (Box::new(ReadAhead::spawn(Box::new(dec))), Encoding::Zstd, true)
         } else {
             (chained, Encoding::Raw, false)
         };
