@@ -62,6 +62,58 @@ pub fn replay<A: Analyzer>(reader: TraceReader, make: impl FnOnce(&Header) -> A)
     replay_with_progress(reader, make, &mut |_, _, _| {})
 }
 
+/// Replays the trace once through `n` analyzers (`make(i, header)`), each
+/// on its own thread: the trace is opened, read, decoded and checked once,
+/// and every batch is shared by all of them, however many configurations a
+/// command simulates. `progress(batch, bytes done, file length)` is called
+/// as batches are handed out. Outputs come in the order of `i`.
+pub fn replay_all<A>(
+    mut reader: TraceReader,
+    n: usize,
+    make: impl Fn(usize, &Header) -> A,
+    progress: &mut dyn FnMut(&[Event], u64, Option<u64>),
+) -> Result<Vec<A::Output>>
+where
+    A: Analyzer + Send,
+{
+    let header = reader.header().clone();
+    std::thread::scope(|s| {
+        let mut to_workers = Vec::with_capacity(n);
+        let mut workers = Vec::with_capacity(n);
+        for i in 0..n {
+            // A few batches in flight: the reader waits for the slowest analyzer.
+            let (tx, rx) = std::sync::mpsc::sync_channel::<std::sync::Arc<Vec<Event>>>(4);
+            let mut analyzer = make(i, &header);
+            workers.push(s.spawn(move || {
+                for batch in rx {
+                    for e in batch.iter() {
+                        analyzer.event(e);
+                    }
+                }
+                analyzer
+            }));
+            to_workers.push(tx);
+        }
+        let read = (|| {
+            while let Some(batch) = reader.next_batch()? {
+                let shared = std::sync::Arc::new(batch.to_vec());
+                for tx in &to_workers {
+                    // A worker only hangs up by panicking, which join reports.
+                    let _ = tx.send(shared.clone());
+                }
+                let (done, total) = reader.progress();
+                progress(&shared, done, total);
+            }
+            reader.summary().ok_or_else(|| Error::invalid("the trace ended before its footer was checked"))
+        })();
+        drop(to_workers);
+        let analyzers: Vec<A> =
+            workers.into_iter().map(|w| w.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect();
+        let summary = read?;
+        analyzers.into_iter().map(|a| a.finish(&header, &summary)).collect()
+    })
+}
+
 /// [`replay`], calling `progress(analyzer, bytes done, file length)` after
 /// every batch (the analyzer, for progress measured in its own work).
 pub fn replay_with_progress<A: Analyzer>(

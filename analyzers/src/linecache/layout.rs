@@ -101,6 +101,13 @@ impl LineRequestCount {
     }
 }
 
+impl LineRequestCount {
+    /// Line requests counted so far.
+    pub fn done(&self) -> u64 {
+        u64::try_from(self.total).unwrap_or(u64::MAX)
+    }
+}
+
 impl crate::Analyzer for LineRequestCount {
     type Output = u128;
 
@@ -131,7 +138,7 @@ impl<A> Counted<A> {
 
     /// Line requests so far.
     pub fn done(&self) -> u64 {
-        u64::try_from(self.counter.total).unwrap_or(u64::MAX)
+        self.counter.done()
     }
 }
 

@@ -206,3 +206,46 @@ fn configurations_that_would_degenerate_are_refused() {
         assert!(out.stdout.is_empty());
     }
 }
+
+/// `replay_all` (every configuration from one reading of the trace, each on
+/// its own thread) gives what separate replays give, in order, and a
+/// damaged trace is an error for all of them, never a partial result.
+#[test]
+fn one_reading_serves_every_configuration() {
+    use memtrace_analyzers::linecache::{LineCacheSim, LineConfig};
+    use memtrace_analyzers::{replay, replay_all};
+    let dir = tempfile::tempdir().unwrap();
+    let csv = common::reference().join("streams/expb_h1000_batch4.events.csv");
+    let trace = dir.path().join("t.trace");
+    memtrace::import::import_csv(&csv, &trace, Header::new("t", "0")).unwrap();
+    let configs: Vec<LineConfig> =
+        [(PolicyKind::Lru, 4096, None), (PolicyKind::Sieve, 32768, None), (PolicyKind::Fifo, 8192, Some(4))]
+            .iter()
+            .map(|&(policy, size_bytes, assoc)| LineConfig { policy, size_bytes, line: 64, assoc })
+            .collect();
+    let mut batches = 0;
+    let together = replay_all(
+        TraceReader::open(&trace).unwrap(),
+        configs.len(),
+        |i, h| LineCacheSim::new(h, configs[i], None),
+        &mut |_, _, _| batches += 1,
+    )
+    .unwrap();
+    assert!(batches > 0);
+    for (cfg, got) in configs.iter().zip(&together) {
+        let alone = replay(TraceReader::open(&trace).unwrap(), |h| LineCacheSim::new(h, *cfg, None)).unwrap();
+        assert_eq!(serde_json::to_value(got).unwrap(), serde_json::to_value(&alone).unwrap());
+    }
+    let mut bytes = std::fs::read(&trace).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x40;
+    let damaged = dir.path().join("damaged.trace");
+    std::fs::write(&damaged, bytes).unwrap();
+    let result = replay_all(
+        TraceReader::open(&damaged).unwrap(),
+        configs.len(),
+        |i, h| LineCacheSim::new(h, configs[i], None),
+        &mut |_, _, _| {},
+    );
+    assert!(result.is_err());
+}

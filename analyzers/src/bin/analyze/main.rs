@@ -11,8 +11,6 @@ mod tools;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
 
 use clap::{ArgAction, Parser, Subcommand, ValueEnum};
 use memtrace::output::Output;
@@ -24,12 +22,11 @@ use memtrace_analyzers::energy::{Hierarchy, LevelConfig, PJ_PER_WORD_DRAM};
 use memtrace_analyzers::hist::{Hist, Weight};
 use memtrace_analyzers::info::Info;
 use memtrace_analyzers::linecache::{
-    Counted, Future, FutureBuilder, LineCacheSim, LineConfig, LineRequestCount, LineResult, PolicyKind,
-    IN_MEMORY_REQUESTS, SPOOL_BYTES_PER_REQUEST,
+    Counted, Future, FutureBuilder, LineCacheSim, LineConfig, LineRequestCount, PolicyKind, IN_MEMORY_REQUESTS,
+    SPOOL_BYTES_PER_REQUEST,
 };
 use memtrace_analyzers::mrc::{self, Mrc, MrcReport};
-use memtrace_analyzers::{replay_with_progress, Analyzer, Named, Report};
-use rayon::prelude::*;
+use memtrace_analyzers::{replay_all, replay_with_progress, Analyzer, Named, Report};
 
 use args::{check_cache, check_line, parse_level, parse_policy, parse_sizes, parse_ways, parse_weight, Ways};
 use input::{fail, Input, Progress};
@@ -485,32 +482,27 @@ fn line_cache(
         } else {
             None
         };
-        // One bar for all the configurations' passes, whichever core runs them.
-        let total = per_pass.saturating_mul(configs.len() as u64);
-        let done = AtomicU64::new(0);
-        let progress = Mutex::new(Progress::lines(path));
-        configs
-            .par_iter()
-            .map(|cfg| {
-                let mut seen = 0;
-                replay_with_progress(
-                    open()?,
-                    |h| Counted::new(LineCacheSim::new(h, *cfg, future.as_ref()), h, line),
-                    &mut |a: &Counted<LineCacheSim>, _, _| {
-                        let all = done.fetch_add(a.done() - seen, Ordering::Relaxed) + a.done() - seen;
-                        seen = a.done();
-                        if let Ok(mut p) = progress.try_lock() {
-                            p.update(all, Some(total));
-                        }
-                    },
-                )
-                .map_err(|e| fail(path, e))
-            })
-            .collect::<Result<Vec<LineResult>, Failure>>()
-            .and_then(|results| match future.as_ref().map(Future::check) {
-                Some(Err(e)) => Err(fail(path, format!("reading opt's temporary file: {e}"))),
-                _ => Ok(results),
-            })
+        // One pass for every configuration, each on its own thread; the
+        // bar follows the line requests handed out.
+        let reader = open()?;
+        let mut counted = LineRequestCount::new(reader.header(), line);
+        let mut progress = Progress::lines(path);
+        replay_all(
+            reader,
+            configs.len(),
+            |i, h| LineCacheSim::new(h, configs[i], future.as_ref()),
+            &mut |batch, _, _| {
+                for e in batch {
+                    Analyzer::event(&mut counted, e);
+                }
+                progress.update(counted.done(), Some(per_pass));
+            },
+        )
+        .map_err(|e| fail(path, e))
+        .and_then(|results| match future.as_ref().map(Future::check) {
+            Some(Err(e)) => Err(fail(path, format!("reading opt's temporary file: {e}"))),
+            _ => Ok(results),
+        })
     })
     .map(drop)
 }
