@@ -62,6 +62,9 @@ pub fn replay<A: Analyzer>(reader: TraceReader, make: impl FnOnce(&Header) -> A)
     replay_with_progress(reader, make, &mut |_, _, _| {})
 }
 
+/// Hears `(batch, bytes done, file length)` as [`replay_all`] hands out batches.
+pub type BatchProgress<'a> = dyn FnMut(&[Event], u64, Option<u64>) + 'a;
+
 /// Replays the trace once through `n` analyzers (`make(i, header)`), each
 /// on its own thread: the trace is opened, read, decoded and checked once,
 /// and every batch is shared by all of them, however many configurations a
@@ -71,7 +74,7 @@ pub fn replay_all<A>(
     mut reader: TraceReader,
     n: usize,
     make: impl Fn(usize, &Header) -> A,
-    progress: &mut dyn FnMut(&[Event], u64, Option<u64>),
+    progress: &mut BatchProgress<'_>,
 ) -> Result<Vec<A::Output>>
 where
     A: Analyzer + Send,
