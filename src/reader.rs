@@ -201,9 +201,9 @@ const AHEAD_CHUNK: usize = 1 << 20;
 const AHEAD_CHUNKS: usize = 4;
 
 impl ReadAhead {
-    fn spawn(mut inner: Box<dyn Read + Send>) -> ReadAhead {
-        let (tx, rx) = std::sync::mpsc::sync_channel(AHEAD_CHUNKS);
-        let spawned = std::thread::Builder::new().name("memtrace-zstd".into()).spawn(move || loop {
+    fn spawn(mut inner: Box<dyn Read + Send>) -> io::Result<ReadAhead> {
+        let (tx, chunks) = std::sync::mpsc::sync_channel(AHEAD_CHUNKS);
+        std::thread::Builder::new().name("memtrace-zstd".into()).spawn(move || loop {
             let mut chunk = vec![0u8; AHEAD_CHUNK];
             let mut n = 0;
             let mut failed = None;
@@ -232,16 +232,8 @@ impl ReadAhead {
             if ended {
                 return; // dropping the sender ends the stream
             }
-        });
-        let (tx_fallback, rx_fallback) = std::sync::mpsc::sync_channel(1);
-        let chunks = match spawned {
-            Ok(_) => rx,
-            Err(e) => {
-                let _ = tx_fallback.send(Err(e));
-                rx_fallback
-            }
-        };
-        ReadAhead { chunks, current: Vec::new(), at: 0, done: false }
+        })?;
+        Ok(ReadAhead { chunks, current: Vec::new(), at: 0, done: false })
     }
 }
 
@@ -411,7 +403,7 @@ impl TraceReader {
         let chained: Box<dyn Read + Send> = Box::new(head.chain(counted));
         let (mut inner, encoding, decompressed): (Box<dyn Read + Send>, _, _) = if is_zstd {
             let dec = zstd::stream::read::Decoder::new(chained).map_err(|e| Error::new(ErrorKind::Compression(e)))?;
-            (Box::new(ReadAhead::spawn(Box::new(dec))), Encoding::Zstd, true)
+            (Box::new(ReadAhead::spawn(Box::new(dec))?), Encoding::Zstd, true)
         } else {
             (chained, Encoding::Raw, false)
         };

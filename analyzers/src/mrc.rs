@@ -403,14 +403,8 @@ impl MrcReport {
         }
     }
 
-    /// `trace,size_bytes,misses,requests,miss_ratio`, a line per point.
-    pub fn csv(curves: &[Named<MrcReport>]) -> String {
-        let mut out = Vec::new();
-        let _ = MrcReport::write_csv(curves, &mut out);
-        String::from_utf8_lossy(&out).into_owned()
-    }
-
-    /// [`MrcReport::csv`], written as it goes.
+    /// `trace,size_bytes,misses,requests,miss_ratio`, a line per point,
+    /// written as it goes.
     pub fn write_csv(curves: &[Named<MrcReport>], out: &mut dyn std::io::Write) -> std::io::Result<()> {
         writeln!(out, "trace,size_bytes,misses,requests,miss_ratio")?;
         for c in curves {

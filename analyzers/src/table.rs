@@ -50,7 +50,7 @@ impl Table {
     /// of columns when wider than [`set_max_width`] allows.
     pub fn render(&self) -> String {
         let escaped;
-        let this = if self.headers.iter().chain(self.rows.iter().flatten()).any(|c| printable(c) != c.as_str()) {
+        let this = if self.headers.iter().chain(self.rows.iter().flatten()).any(|c| c.chars().any(char::is_control)) {
             let fix = |r: &Vec<String>| r.iter().map(|c| printable(c).into_owned()).collect::<Vec<_>>();
             escaped = Table {
                 headers: fix(&self.headers),

@@ -59,13 +59,7 @@ pub struct NextUses {
 impl Future {
     /// The future of `requests`, in memory.
     pub fn from_requests(requests: &[u64]) -> Future {
-        let mut next_use = vec![NEVER; requests.len()];
-        let mut last: LineHashMap<u64> = LineHashMap::default();
-        for (k, &line) in requests.iter().enumerate().rev() {
-            if let Some(n) = last.insert(line, k as u64) {
-                next_use[k] = n;
-            }
-        }
+        let next_use = next_uses_backward(requests, 0, &mut LineHashMap::default());
         Future { len: requests.len() as u64, table: Table::Memory(Arc::new(next_use)), error: Arc::default() }
     }
 
@@ -219,13 +213,7 @@ impl FutureBuilder {
         while end > 0 {
             let start = end.saturating_sub(CHUNK as u64);
             let lines = read_u64s(&requests, start, (end - start) as usize)?;
-            let mut uses = vec![NEVER; lines.len()];
-            for (i, &line) in lines.iter().enumerate().rev() {
-                if let Some(n) = last.insert(line, start + i as u64) {
-                    uses[i] = n;
-                }
-            }
-            write_u64s(&next, start, &uses)?;
+            write_u64s(&next, start, &next_uses_backward(&lines, start, &mut last))?;
             end = start;
         }
         drop(requests);
@@ -241,6 +229,18 @@ impl crate::Analyzer for FutureBuilder {
     fn finish(self, _: &Header, _: &TraceSummary) -> crate::Result<Future> {
         FutureBuilder::finish(self).map_err(crate::Error::Spool)
     }
+}
+
+/// The next uses of `lines`, requests `start..` of the stream, given in
+/// `last` the first request of each line after them (updated to include them).
+fn next_uses_backward(lines: &[u64], start: u64, last: &mut LineHashMap<u64>) -> Vec<u64> {
+    let mut uses = vec![NEVER; lines.len()];
+    for (i, &line) in lines.iter().enumerate().rev() {
+        if let Some(n) = last.insert(line, start + i as u64) {
+            uses[i] = n;
+        }
+    }
+    uses
 }
 
 /// `n` little-endian u64 at entry `at` of `file`.

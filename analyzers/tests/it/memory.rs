@@ -19,19 +19,25 @@ fn peak_rss_kb(args: &[&str], trace: &Path) -> u64 {
 
 /// Peak RSS and standard output of `analyze ARGS TRACE`.
 fn peak_rss_kb_of(args: &[&str], trace: &Path) -> (u64, String) {
+    let (kb, out, _) = measured(args, trace, None);
+    (kb, out)
+}
+
+/// Peak RSS, standard output and standard error of `analyze ARGS TRACE`,
+/// with `$TMPDIR` set to `tmp` if given.
+fn measured(args: &[&str], trace: &Path, tmp: Option<&Path>) -> (u64, String, String) {
     let time = Path::new("/usr/bin/time");
     assert!(time.exists(), "GNU time (/usr/bin/time) is needed: apt-get install time");
-    let out = Command::new(time)
-        .args(["-f", "MAXRSS %M"])
-        .arg(assert_cmd::cargo::cargo_bin("analyze"))
-        .args(args)
-        .arg(trace)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
+    let mut cmd = Command::new(time);
+    cmd.args(["-f", "MAXRSS %M"]).arg(assert_cmd::cargo::cargo_bin("analyze")).args(args).arg(trace);
+    if let Some(tmp) = tmp {
+        cmd.env("TMPDIR", tmp);
+    }
+    let out = cmd.output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "{args:?}: {err}");
     let line = err.lines().rev().find(|l| l.starts_with("MAXRSS ")).unwrap_or_else(|| panic!("no MAXRSS in {err}"));
-    (line[7..].trim().parse().unwrap(), String::from_utf8_lossy(&out.stdout).into())
+    (line[7..].trim().parse().unwrap(), String::from_utf8_lossy(&out.stdout).into(), err)
 }
 
 #[test]
@@ -144,22 +150,12 @@ fn opt_spools_its_future() {
         }
     }
     w.finish().unwrap();
-    let time = Path::new("/usr/bin/time");
-    let out = Command::new(time)
-        .args(["-f", "MAXRSS %M"])
-        .arg(assert_cmd::cargo::cargo_bin("analyze"))
-        .args(["cache", "--granularity", "line", "--policy", "opt,lru", "--size", "1MiB", "--json"])
-        .arg(&trace)
-        .env("TMPDIR", dir.path())
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{err}");
+    let args = ["cache", "--granularity", "line", "--policy", "opt,lru", "--size", "1MiB", "--json"];
+    let (kb, stdout, err) = measured(&args, &trace, Some(dir.path()));
     assert!(err.contains("opt spools the future of 52,428,800 line requests"), "{err}");
     assert!(err.contains("(800MiB of disk, removed when done)"), "{err}");
-    let kb: u64 = err.lines().find_map(|l| l.strip_prefix("MAXRSS ")).unwrap().trim().parse().unwrap();
     assert!(kb < SHAPES_LIMIT_KB, "opt over 52 M line requests peaked at {kb} KB");
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     let results = report["results"].as_array().unwrap();
     let misses = |p: &str| results.iter().find(|r| r["policy"] == p).unwrap()["misses"].as_u64().unwrap();
     assert!(misses("opt") < misses("lru"), "opt {} lru {}", misses("opt"), misses("lru"));

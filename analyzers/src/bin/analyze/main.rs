@@ -351,14 +351,7 @@ fn write_out(write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Resul
 
 fn emit(s: &str) -> Result<(), Failure> {
     // Names come from files: no control character but the line ends reaches a terminal.
-    let s = memtrace_analyzers::table::printable_except(s, Some('\n'));
-    let mut out = std::io::stdout().lock();
-    match out.write_all(s.as_bytes()).and_then(|_| out.flush()) {
-        Ok(()) => Ok(()),
-        // A closed pipe (`analyze ... | head`) is not an error worth a message.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(Failure(format!("cannot write output: {e}"))),
-    }
+    write_out(|out| out.write_all(memtrace_analyzers::table::printable_except(s, Some('\n')).as_bytes()))
 }
 
 fn run(cli: Cli, input: &mut Input) -> Result<(), Failure> {
