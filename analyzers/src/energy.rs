@@ -145,7 +145,8 @@ pub struct Hierarchy {
     dram_read: u64,
     dram_written: u64,
     bytes: u64,
-    roles: Vec<Role>,
+    /// Each buffer's role, as an index into [`Role::ALL`].
+    roles: Vec<usize>,
     /// Energy by role index (`Role as usize`), then totalled.
     by_role: Vec<Picojoules>,
     steps: u64,
@@ -185,7 +186,7 @@ impl Hierarchy {
             dram_read: 0,
             dram_written: 0,
             bytes: 0,
-            roles: header.buffers.iter().map(|b| b.role).collect(),
+            roles: header.buffers.iter().map(|b| role_index(b.role)).collect(),
             by_role: vec![Picojoules::new(n); Role::ALL.len()],
             steps: 0,
             last_step: None,
@@ -197,12 +198,14 @@ impl Hierarchy {
         self.line as f64 / 8.0
     }
 
+    #[inline]
     fn charge(&mut self, level: usize, buffer: Option<u32>, pj: f64) {
-        let role = buffer.and_then(|b| self.roles.get(b as usize).copied()).unwrap_or(Role::Other);
-        self.by_role[role_index(role)].add(level, pj);
+        let role = buffer.and_then(|b| self.roles.get(b as usize).copied()).unwrap_or(role_index(Role::Other));
+        self.by_role[role].add(level, pj);
     }
 
     /// A whole line of buffer `owner` arrives at or leaves through `level` (n = DRAM).
+    #[inline]
     fn move_line(&mut self, level: usize, owner: Option<u32>) {
         let pj = self.words_per_line()
             * if level < self.levels.len() { self.levels[level].cfg.pj_per_word } else { self.dram_pj_per_word };
@@ -225,6 +228,7 @@ impl Hierarchy {
 
     /// `level` evicted `victim`: write it back if dirty, and drop it from
     /// every level above (their dirty copies are the newest data).
+    #[inline]
     fn evicted(&mut self, level: usize, victim: u64) {
         let mut dirty = self.levels[level].dirty.remove(victim).is_some();
         for up in 0..level {

@@ -21,6 +21,9 @@ pub const MAX_WAYS: u64 = 32;
 /// `sets` sets of `ways` lines, LRU or FIFO.
 pub struct SetArrays {
     sets: u64,
+    /// `sets - 1` when `sets` is a power of two (as caches are): a mask
+    /// instead of a division on every request.
+    set_mask: Option<u64>,
     ways: usize,
     slots: Vec<u64>,
     lru: bool,
@@ -31,14 +34,31 @@ impl SetArrays {
     pub fn new(capacity: u64, ways: u64, lru: bool) -> SetArrays {
         let ways = ways.max(1);
         let sets = (capacity / ways).max(1);
-        SetArrays { sets, ways: ways as usize, slots: vec![0; (sets * ways) as usize], lru }
+        let set_mask = sets.is_power_of_two().then_some(sets - 1);
+        SetArrays { sets, set_mask, ways: ways as usize, slots: vec![0; (sets * ways) as usize], lru }
     }
 
     #[inline(always)]
     fn row(&mut self, line: u64) -> &mut [u64] {
-        let set = (line % self.sets) as usize;
+        let set = match self.set_mask {
+            Some(mask) => line & mask,
+            None => line % self.sets,
+        } as usize;
         &mut self.slots[set * self.ways..(set + 1) * self.ways]
     }
+}
+
+/// Puts `key` first in a row of `W` slots, moving the others back one, and
+/// returns the slot that falls out: a fixed-size move the compiler does in
+/// registers (a slice's `rotate_right` calls `memmove`, 15% of an 8-way
+/// simulation).
+#[inline(always)]
+fn push_out<const W: usize>(row: &mut [u64], key: u64) -> u64 {
+    let Ok(row) = <&mut [u64; W]>::try_from(row) else { unreachable!("a row of {W} slots") };
+    let old = *row;
+    row[1..].copy_from_slice(&old[..W - 1]);
+    row[0] = key;
+    old[W - 1]
 }
 
 impl Policy for SetArrays {
@@ -48,15 +68,22 @@ impl Policy for SetArrays {
         let row = self.row(line);
         let key = line + 1;
         if let Some(i) = row.iter().position(|&s| s == key) {
-            if lru {
+            if lru && i > 0 {
                 row[..=i].rotate_right(1);
             }
             return Access { hit: true, resident: true, evicted: None };
         }
         // The oldest slot (or an empty one) goes; everything moves back one.
-        let victim = row[row.len() - 1];
-        row.rotate_right(1);
-        row[0] = key;
+        let victim = match row.len() {
+            8 => push_out::<8>(row, key),
+            16 => push_out::<16>(row, key),
+            _ => {
+                let victim = row[row.len() - 1];
+                row.rotate_right(1);
+                row[0] = key;
+                victim
+            }
+        };
         Access { hit: false, resident: true, evicted: victim.checked_sub(1) }
     }
 
