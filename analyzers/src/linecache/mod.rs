@@ -16,6 +16,7 @@
 
 mod arc;
 mod belady;
+mod clock;
 mod future;
 mod layout;
 mod lfu;

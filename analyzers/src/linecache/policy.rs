@@ -2,6 +2,7 @@
 //! associativity over any policy.
 
 use super::arc::ArcCache;
+use super::clock::Clock;
 use super::lfu::Lfu;
 use super::queue::{Queue, QueueKind};
 use super::random::RandomEvict;
@@ -94,7 +95,7 @@ impl PolicyKind {
         Some(match self {
             PolicyKind::Lru => Box::new(Queue::new(c, QueueKind::Lru)),
             PolicyKind::Fifo => Box::new(Queue::new(c, QueueKind::Fifo)),
-            PolicyKind::Clock => Box::new(Queue::new(c, QueueKind::Clock)),
+            PolicyKind::Clock => Box::new(Clock::new(c)),
             PolicyKind::Sieve => Box::new(Sieve::new(c)),
             PolicyKind::Lfu => Box::new(Lfu::new(c)),
             PolicyKind::Arc => Box::new(ArcCache::new(c)),

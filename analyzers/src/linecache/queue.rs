@@ -1,4 +1,4 @@
-//! LRU, FIFO and CLOCK: one queue each.
+//! LRU and FIFO: one queue each.
 
 use super::policy::{Access, Policy};
 use super::slab::{List, Slab};
@@ -7,7 +7,6 @@ use super::slab::{List, Slab};
 pub(crate) enum QueueKind {
     Lru,
     Fifo,
-    Clock,
 }
 
 pub(crate) struct Queue {
@@ -30,7 +29,6 @@ impl Policy for Queue {
             match self.kind {
                 QueueKind::Lru => self.slab.move_to_head(&mut self.q, i),
                 QueueKind::Fifo => {}
-                QueueKind::Clock => self.slab.nodes[i as usize].freq = 1,
             }
             return Access { hit: true, resident: true, evicted: None };
         }
@@ -38,14 +36,7 @@ impl Policy for Queue {
             return Access::default();
         }
         if self.q.len >= self.cap {
-            let mut t = self.q.tail;
-            if self.kind == QueueKind::Clock {
-                while self.slab.nodes[t as usize].freq >= 1 {
-                    self.slab.nodes[t as usize].freq -= 1;
-                    self.slab.move_to_head(&mut self.q, t);
-                    t = self.q.tail;
-                }
-            }
+            let t = self.q.tail;
             // The victim's node becomes the new line's: no trip through the free list.
             let victim = self.slab.nodes[t as usize].line;
             self.slab.map.remove(victim);

@@ -17,6 +17,7 @@ impl Sieve {
 }
 
 impl Policy for Sieve {
+    #[inline]
     fn access(&mut self, line: u64) -> Access {
         if let Some(i) = self.slab.find(line) {
             self.slab.nodes[i as usize].freq = 1;
@@ -25,7 +26,6 @@ impl Policy for Sieve {
         if self.cap == 0 {
             return Access::default();
         }
-        let mut evicted = None;
         if self.q.len >= self.cap {
             let mut o = if self.hand == NIL { self.q.tail } else { self.hand };
             while self.slab.nodes[o as usize].freq > 0 {
@@ -34,12 +34,20 @@ impl Policy for Sieve {
                 o = if prev == NIL { self.q.tail } else { prev };
             }
             self.hand = self.slab.nodes[o as usize].prev;
-            evicted = Some(self.slab.nodes[o as usize].line);
-            self.slab.discard(&mut self.q, o);
+            // The victim's node becomes the new line's, at the head: what
+            // freeing it and allocating the next would do, without the free list.
+            let victim = self.slab.nodes[o as usize].line;
+            self.slab.map.remove(victim);
+            self.slab.map.insert(line, o);
+            let n = &mut self.slab.nodes[o as usize];
+            n.line = line;
+            n.freq = 0;
+            self.slab.move_to_head(&mut self.q, o);
+            return Access { hit: false, resident: true, evicted: Some(victim) };
         }
         let i = self.slab.alloc(line, 0);
         self.slab.push_head(&mut self.q, i);
-        Access { hit: false, resident: true, evicted }
+        Access { hit: false, resident: true, evicted: None }
     }
 
     fn remove(&mut self, line: u64) -> bool {

@@ -5,6 +5,7 @@ use memtrace::{Event, Header, Op};
 use serde::Serialize;
 
 use super::belady::Belady;
+use super::clock::Clock;
 use super::future::Future;
 use super::layout::LineLayout;
 use super::policy::{build_cache, Assoc, Policy, PolicyKind};
@@ -134,6 +135,7 @@ pub struct LineResult {
 /// the rest behind the trait object.
 enum SimPolicy {
     Queue(Queue),
+    Clock(Clock),
     Other(Box<dyn Policy>),
 }
 
@@ -167,7 +169,7 @@ impl LineCacheSim {
             },
             (PolicyKind::Lru, _) => SimPolicy::Queue(Queue::new(cap as usize, QueueKind::Lru)),
             (PolicyKind::Fifo, _) => SimPolicy::Queue(Queue::new(cap as usize, QueueKind::Fifo)),
-            (PolicyKind::Clock, _) => SimPolicy::Queue(Queue::new(cap as usize, QueueKind::Clock)),
+            (PolicyKind::Clock, _) => SimPolicy::Clock(Clock::new(cap as usize)),
             (kind, _) => match kind.build(cap) {
                 Some(cache) => SimPolicy::Other(cache),
                 None => belady(),
@@ -196,6 +198,7 @@ impl LineCacheSim {
         let run = EventLines { first, last, write, line, buffer: e.buffer };
         let (hits, own_wb, total_wb) = match &mut self.policy {
             SimPolicy::Queue(q) => run.through(q, &mut self.dirty, &self.layout, &mut self.per_buffer),
+            SimPolicy::Clock(c) => run.through(c, &mut self.dirty, &self.layout, &mut self.per_buffer),
             SimPolicy::Other(p) => run.through(&mut **p, &mut self.dirty, &self.layout, &mut self.per_buffer),
         };
         let misses = last - first + 1 - hits;

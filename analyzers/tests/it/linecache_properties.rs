@@ -38,28 +38,42 @@ fn naive(reqs: &[u64], cap: usize, lru: bool) -> usize {
 
 /// CLOCK with one bit: a FIFO queue (oldest first); a hit sets the bit; a
 /// full cache recycles set lines to the newest end, clearing the bit.
-fn naive_clock(reqs: &[u64], cap: usize) -> usize {
-    let mut q: Vec<(u64, bool)> = Vec::new();
-    let mut m = 0;
-    for &l in reqs {
-        if let Some(e) = q.iter_mut().find(|e| e.0 == l) {
+struct NaiveClock {
+    cap: usize,
+    q: Vec<(u64, bool)>,
+}
+
+impl NaiveClock {
+    /// Whether `l` hit, and what it evicted.
+    fn access(&mut self, l: u64) -> (bool, Option<u64>) {
+        if let Some(e) = self.q.iter_mut().find(|e| e.0 == l) {
             e.1 = true;
-            continue;
+            return (true, None);
         }
-        m += 1;
-        if cap == 0 {
-            continue;
+        if self.cap == 0 {
+            return (false, None);
         }
-        if q.len() == cap {
-            while q[0].1 {
-                let (line, _) = q.remove(0);
-                q.push((line, false));
+        let mut evicted = None;
+        if self.q.len() == self.cap {
+            while self.q[0].1 {
+                let (line, _) = self.q.remove(0);
+                self.q.push((line, false));
             }
-            q.remove(0);
+            evicted = Some(self.q.remove(0).0);
         }
-        q.push((l, false));
+        self.q.push((l, false));
+        (false, evicted)
     }
-    m
+
+    fn remove(&mut self, l: u64) -> bool {
+        let at = self.q.iter().position(|e| e.0 == l);
+        at.map(|i| self.q.remove(i)).is_some()
+    }
+}
+
+fn naive_clock(reqs: &[u64], cap: usize) -> usize {
+    let mut c = NaiveClock { cap, q: Vec::new() };
+    reqs.iter().filter(|&&l| !c.access(l).0).count()
 }
 
 /// SIEVE: queue oldest first; the hand walks from old to new, clearing
@@ -286,6 +300,22 @@ proptest! {
             cached.push(l);
         }
         prop_assert_eq!(misses(&mut Belady::new(cap as u64, &reqs), &reqs), m);
+    }
+
+    #[test]
+    fn clock_equals_the_queue_model_request_for_request(reqs in stream(), cap in 0usize..12, every in 2usize..7) {
+        // The hand on a circular list against a queue whose tail is moved
+        // to the head: hits, victims and back-invalidations (`energy`'s).
+        let mut clock = PolicyKind::Clock.build(cap as u64).unwrap();
+        let mut model = NaiveClock { cap, q: Vec::new() };
+        for (i, &l) in reqs.iter().enumerate() {
+            let a = clock.access(l);
+            prop_assert_eq!((a.hit, a.evicted), model.access(l), "request {}", i);
+            if i % every == 0 {
+                let victim = (l * 7) % 24;
+                prop_assert_eq!(clock.remove(victim), model.remove(victim), "removal after request {}", i);
+            }
+        }
     }
 
     #[test]

@@ -1,0 +1,86 @@
+//! CLOCK with one reference bit, as a hand going round a circular list.
+//!
+//! The same cache as libCacheSim's queue form (newest at the head, the
+//! tail examined, a referenced tail moved to the head with its bit cleared,
+//! the victim replaced by the new line at the head), where moving the tail
+//! to the head is only the hand stepping forward: the list runs from the
+//! hand (the tail) through `next` to the node before it (the head), so a
+//! miss relinks nothing: the victim's node takes the new line where it is.
+
+use super::policy::{Access, Policy};
+use super::slab::{Slab, NIL};
+
+pub(crate) struct Clock {
+    cap: usize,
+    len: usize,
+    slab: Slab,
+    /// The oldest line (the queue's tail); `NIL` when empty.
+    hand: u32,
+}
+
+impl Clock {
+    pub(crate) fn new(cap: usize) -> Clock {
+        Clock { cap, len: 0, slab: Slab::default(), hand: NIL }
+    }
+}
+
+impl Policy for Clock {
+    #[inline(always)]
+    fn access(&mut self, line: u64) -> Access {
+        if let Some(i) = self.slab.find(line) {
+            self.slab.nodes[i as usize].freq = 1;
+            return Access { hit: true, resident: true, evicted: None };
+        }
+        if self.cap == 0 {
+            return Access::default();
+        }
+        let nodes = &mut self.slab.nodes;
+        if self.len >= self.cap {
+            let mut h = self.hand;
+            while nodes[h as usize].freq >= 1 {
+                nodes[h as usize].freq -= 1;
+                h = nodes[h as usize].next;
+            }
+            let n = &mut nodes[h as usize];
+            let victim = n.line;
+            n.line = line;
+            n.freq = 0;
+            self.hand = n.next;
+            self.slab.map.remove(victim);
+            self.slab.map.insert(line, h);
+            return Access { hit: false, resident: true, evicted: Some(victim) };
+        }
+        // A new head: just before the hand.
+        let i = self.slab.alloc(line, 0);
+        let nodes = &mut self.slab.nodes;
+        if self.hand == NIL {
+            (nodes[i as usize].prev, nodes[i as usize].next) = (i, i);
+            self.hand = i;
+        } else {
+            let head = nodes[self.hand as usize].prev;
+            (nodes[i as usize].prev, nodes[i as usize].next) = (head, self.hand);
+            nodes[head as usize].next = i;
+            nodes[self.hand as usize].prev = i;
+        }
+        self.len += 1;
+        Access { hit: false, resident: true, evicted: None }
+    }
+
+    fn remove(&mut self, line: u64) -> bool {
+        let Some(i) = self.slab.find(line) else { return false };
+        let nodes = &mut self.slab.nodes;
+        let (prev, next) = (nodes[i as usize].prev, nodes[i as usize].next);
+        if next == i {
+            self.hand = NIL;
+        } else {
+            nodes[prev as usize].next = next;
+            nodes[next as usize].prev = prev;
+            if self.hand == i {
+                self.hand = next;
+            }
+        }
+        self.len -= 1;
+        self.slab.release(i);
+        true
+    }
+}
