@@ -40,7 +40,7 @@ clean:
 # Speed figures of README.md (the Python package's with $(PYTHON): point it
 # at a venv holding `pip install ./python` to measure the Rust hot paths). With `pip install libcachesim` (or
 # MEMTRACE_LIBCACHESIM_PYTHON=/path/to/python), also libCacheSim side by side.
-bench:
+bench: build
 	$(CARGO) run --release -p memtrace-bench
 	$(PYTHON) python/bench.py
 

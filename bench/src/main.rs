@@ -4,6 +4,7 @@
 //! cost of recording. Each figure is the median of several repetitions.
 
 mod grid;
+mod large;
 
 use std::path::Path;
 use std::time::Instant;
@@ -78,14 +79,40 @@ fn read_all(path: &Path) -> u64 {
     n
 }
 
+/// The sections, by the name that selects them: `memtrace-bench [SECTION...]`
+/// runs those, in this order; no argument runs them all (`make bench`).
+type Section = (&'static str, fn(&Path));
+
+const SECTIONS: [Section; 6] = [
+    ("trainer", trainer),
+    ("recording", recording),
+    ("trace", one_trace),
+    ("dmd", dmd_bench),
+    ("requests", request_streams),
+    ("large", large::large_trace),
+];
+
 fn main() {
+    let wanted: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(bad) = wanted.iter().find(|w| !SECTIONS.iter().any(|(name, _)| name == w)) {
+        let names: Vec<&str> = SECTIONS.iter().map(|s| s.0).collect();
+        eprintln!("memtrace-bench: no section {bad:?}; sections are {}", names.join(", "));
+        std::process::exit(2);
+    }
     let dir = tempfile::tempdir().expect("temp dir");
     println!(
         "memtrace bench (median of {REPS}; {} cores)\n",
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
+    for (name, section) in SECTIONS {
+        if wanted.is_empty() || wanted.iter().any(|w| w == name) {
+            section(dir.path());
+        }
+    }
+}
 
-    // --- Trainer against the Python reference.
+/// The trainer against the Python reference, and seed 004's published times.
+fn trainer(_: &Path) {
     let variants = [Variant::Standard, Variant::Fused, Variant::Perlayer];
     let mut per_variant = Vec::new();
     for v in variants {
@@ -141,13 +168,15 @@ fn main() {
         );
     }
     println!();
+}
 
-    // --- Cost of recording: the same run untraced and traced.
+/// The cost of recording: the same run untraced and traced.
+fn recording(dir: &Path) {
     // Interleaved, median of 11: the traced run ends in an fsync, whose
     // latency follows whatever else the disk is doing, so both runs sample
     // the same moments.
     let epochs = 3;
-    let trace_path = dir.path().join("run.zst");
+    let trace_path = dir.join("run.zst");
     let mut events = 0;
     let (mut untraced, mut traced) = (Vec::new(), Vec::new());
     for _ in 0..11 {
@@ -164,10 +193,13 @@ fn main() {
     println!("recording: hidden 1000, {epochs} epochs, every step traced ({events} events)");
     println!("  untraced {:>8.1} ms", untraced * 1e3);
     println!("  traced   {:>8.1} ms  (+{:.1}%)\n", traced * 1e3, (traced / untraced - 1.0) * 100.0);
+}
 
-    // --- A trace of at least a million events, both encodings.
-    let big_zst = dir.path().join("big.zst");
-    let big_raw = dir.path().join("big.trace");
+/// A trace of at least a million events, both encodings: reading, the
+/// analyzers, line granularity and sampled curves.
+fn one_trace(dir: &Path) {
+    let big_zst = dir.join("big.zst");
+    let big_raw = dir.join("big.trace");
     let mut n_events = 0;
     let mut epochs_big = 10;
     while n_events < 1_000_000 {
@@ -258,9 +290,6 @@ fn main() {
         println!("  R = {r:<6} max {max:.4}  mean {mean:.4}");
     }
     println!();
-
-    dmd_bench(dir.path());
-    request_streams(dir.path());
 }
 
 /// The researchers' published times for their metrics of a 64 x 64 naive

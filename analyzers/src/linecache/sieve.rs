@@ -17,7 +17,7 @@ impl Sieve {
 }
 
 impl Policy for Sieve {
-    #[inline]
+    #[inline(always)]
     fn access(&mut self, line: u64) -> Access {
         if let Some(i) = self.slab.find(line) {
             self.slab.nodes[i as usize].freq = 1;
