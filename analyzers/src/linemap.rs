@@ -153,20 +153,86 @@ impl LineMap {
     }
 }
 
+/// A map from line numbers to `u64`: a [`LineMap`] to a slot of a vector,
+/// so a lookup costs what [`LineMap`]'s does (no hashing for the dense
+/// line numbers of a layout), and memory follows the lines stored.
+#[derive(Default)]
+pub struct LineValues {
+    slots: LineMap,
+    values: Vec<u64>,
+    free: Vec<u32>,
+}
+
+impl LineValues {
+    /// The value of `line`, if stored.
+    #[inline(always)]
+    pub fn get(&self, line: u64) -> Option<u64> {
+        self.slots.get(line).map(|i| self.values[i as usize])
+    }
+
+    /// The value of `line`, to change, if stored.
+    #[inline(always)]
+    pub fn get_mut(&mut self, line: u64) -> Option<&mut u64> {
+        self.slots.get(line).map(|i| &mut self.values[i as usize])
+    }
+
+    /// Stores `value` for `line`; returns the value it replaces.
+    #[inline(always)]
+    pub fn insert(&mut self, line: u64, value: u64) -> Option<u64> {
+        if let Some(v) = self.get_mut(line) {
+            return Some(std::mem::replace(v, value));
+        }
+        let i = match self.free.pop() {
+            Some(i) => {
+                self.values[i as usize] = value;
+                i
+            }
+            None => {
+                // u32::MAX lines would need over 100 GB: memory runs out first.
+                self.values.push(value);
+                (self.values.len() - 1) as u32
+            }
+        };
+        self.slots.insert(line, i);
+        None
+    }
+
+    /// Removes `line`, returning its value.
+    #[inline(always)]
+    pub fn remove(&mut self, line: u64) -> Option<u64> {
+        let i = self.slots.remove(line)?;
+        self.free.push(i);
+        Some(self.values[i as usize])
+    }
+
+    /// Lines stored.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Whether no line is stored.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// Every stored `(line, value)`, in [`LineMap::iter`]'s order.
+    pub fn iter(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.slots.iter().map(|(line, i)| (line, self.values[i as usize]))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn behaves_like_a_hash_map_near_and_far() {
-        let mut m = LineMap::new();
-        let mut model: HashMap<u64, u32> = HashMap::new();
+    /// 200,000 pseudo-random `(line, value, x)`: mostly dense lines, some
+    /// beyond the direct range, a few at the extremes.
+    fn ops() -> impl Iterator<Item = (u64, u32, u64)> {
         let mut x = 0x1234_5678_9abc_def1u64;
-        for k in 0..200_000u32 {
+        (0..200_000u32).map(move |k| {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            // Mostly dense lines, some beyond the direct range, a few at the extremes.
             let line = match x % 10 {
                 0 => DIRECT_LINES + (x >> 40),
                 3 => FLAT_LINES + (x >> 44),
@@ -175,7 +241,36 @@ mod tests {
                 2 => DIRECT_LINES - 1 - (x >> 58),
                 _ => (x >> 20) % 50_000,
             };
-            let v = k % 1000;
+            (line, k % 1000, x)
+        })
+    }
+
+    #[test]
+    fn line_values_behave_like_a_hash_map() {
+        let mut m = LineValues::default();
+        let mut model: HashMap<u64, u64> = HashMap::new();
+        for (line, v, x) in ops() {
+            let v = (v as u64) << 40 | x >> 40;
+            if x.is_multiple_of(3) {
+                assert_eq!(m.remove(line), model.remove(&line));
+            } else {
+                assert_eq!(m.insert(line, v), model.insert(line, v));
+            }
+            assert_eq!(m.get(line), model.get(&line).copied());
+            assert_eq!(m.len(), model.len());
+        }
+        let mut all: Vec<(u64, u64)> = m.iter().collect();
+        let mut want: Vec<(u64, u64)> = model.into_iter().collect();
+        all.sort_unstable();
+        want.sort_unstable();
+        assert_eq!(all, want);
+    }
+
+    #[test]
+    fn behaves_like_a_hash_map_near_and_far() {
+        let mut m = LineMap::new();
+        let mut model: HashMap<u64, u32> = HashMap::new();
+        for (line, v, x) in ops() {
             if x.is_multiple_of(3) {
                 assert_eq!(m.remove(line), model.remove(&line));
             } else {

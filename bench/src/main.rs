@@ -391,9 +391,27 @@ fn write_oracle_general(path: &Path, requests: &[u64]) {
     std::fs::write(path, out).expect("write oracleGeneral trace");
 }
 
+/// The object ids of an oracleGeneral file, read a megabyte at a time (not
+/// the whole file into memory first, which costs its size in page faults).
 fn read_oracle_general(path: &Path) -> Vec<u64> {
-    let bytes = std::fs::read(path).expect("read oracleGeneral trace");
-    bytes.chunks_exact(24).map(|r| u64::from_le_bytes(r[4..12].try_into().expect("8 bytes"))).collect()
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).expect("open oracleGeneral trace");
+    let len = file.metadata().map_or(0, |m| m.len()) as usize;
+    let mut ids = Vec::with_capacity(len / 24);
+    let mut buf = vec![0u8; 24 << 16];
+    loop {
+        let mut filled = 0;
+        while filled < buf.len() {
+            match file.read(&mut buf[filled..]).expect("read oracleGeneral trace") {
+                0 => break,
+                n => filled += n,
+            }
+        }
+        ids.extend(buf[..filled].chunks_exact(24).map(|r| u64::from_le_bytes(r[4..12].try_into().expect("8 bytes"))));
+        if filled < buf.len() {
+            return ids;
+        }
+    }
 }
 
 /// The request stream the issue quotes libCacheSim's speed on, simulated by

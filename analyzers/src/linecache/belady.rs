@@ -6,19 +6,20 @@ use std::collections::BinaryHeap;
 
 use super::future::{Future, NextUses};
 use super::policy::{Access, Policy};
-use crate::linemap::LineHashMap;
+use crate::linemap::LineValues;
 
 /// Belady's MIN over a known request stream.
 pub struct Belady {
     cap: usize,
     /// For each request in turn, the index of the next request of the same line.
     next_use: NextUses,
-    resident: LineHashMap<u64>,
-    /// (next use, line), stale entries included: a hit pushes a fresh entry
+    resident: LineValues,
+    /// (next use, line) as one number (next use in the high half: one
+    /// comparison orders both), stale entries included: a hit pushes a fresh entry
     /// and leaves the old one, skipped when it surfaces. Compacted when stale
     /// entries outnumber live ones, so it follows the capacity, not the
     /// number of hits.
-    heap: BinaryHeap<(u64, u64)>,
+    heap: BinaryHeap<u128>,
 }
 
 impl Belady {
@@ -29,21 +30,31 @@ impl Belady {
 
     /// The oracle reading the future from `next_use` (in memory or spooled).
     pub fn with_future(cap: u64, next_use: NextUses) -> Belady {
-        Belady { cap: cap as usize, next_use, resident: LineHashMap::default(), heap: BinaryHeap::new() }
+        Belady { cap: cap as usize, next_use, resident: LineValues::default(), heap: BinaryHeap::new() }
     }
 
     fn push(&mut self, next: u64, line: u64) {
         if self.heap.len() >= 2 * self.resident.len() + 64 {
-            self.heap = self.resident.iter().map(|(&line, &next)| (next, line)).collect();
+            // Rebuilt in its own allocation, which then needs no growing.
+            let mut entries = std::mem::take(&mut self.heap).into_vec();
+            entries.clear();
+            entries.extend(self.resident.iter().map(|(line, next)| key(next, line)));
+            self.heap = BinaryHeap::from(entries);
         }
-        self.heap.push((next, line));
+        self.heap.push(key(next, line));
     }
+}
+
+/// A heap entry: ordered by next use, then by line (as the pair `(next, line)` is).
+#[inline(always)]
+fn key(next: u64, line: u64) -> u128 {
+    (next as u128) << 64 | line as u128
 }
 
 impl Policy for Belady {
     fn access(&mut self, line: u64) -> Access {
         let next = self.next_use.next_use();
-        if let Some(n) = self.resident.get_mut(&line) {
+        if let Some(n) = self.resident.get_mut(line) {
             *n = next;
             self.push(next, line);
             return Access { hit: true, resident: true, evicted: None };
@@ -53,9 +64,10 @@ impl Policy for Belady {
         }
         let mut evicted = None;
         if self.resident.len() >= self.cap {
-            while let Some((n, victim)) = self.heap.pop() {
-                if self.resident.get(&victim) == Some(&n) {
-                    self.resident.remove(&victim);
+            while let Some(k) = self.heap.pop() {
+                let (n, victim) = ((k >> 64) as u64, k as u64);
+                if self.resident.get(victim) == Some(n) {
+                    self.resident.remove(victim);
                     evicted = Some(victim);
                     break;
                 }
@@ -68,6 +80,6 @@ impl Policy for Belady {
 
     fn remove(&mut self, line: u64) -> bool {
         // The heap's entry for it goes stale: eviction skips entries that do not match `resident`.
-        self.resident.remove(&line).is_some()
+        self.resident.remove(line).is_some()
     }
 }

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use memtrace::{Event, Header, TraceSummary};
 
 use super::layout::LineLayout;
-use crate::linemap::LineHashMap;
+use crate::linemap::LineValues;
 
 /// Line requests kept in memory (16 bytes each: the request and its next use).
 pub const IN_MEMORY_REQUESTS: u64 = 4 << 20;
@@ -59,7 +59,7 @@ pub struct NextUses {
 impl Future {
     /// The future of `requests`, in memory.
     pub fn from_requests(requests: &[u64]) -> Future {
-        let next_use = next_uses_backward(requests, 0, &mut LineHashMap::default());
+        let next_use = next_uses_backward(requests, 0, &mut LineValues::default());
         Future { len: requests.len() as u64, table: Table::Memory(Arc::new(next_use)), error: Arc::default() }
     }
 
@@ -208,7 +208,7 @@ impl FutureBuilder {
         let requests = w.into_inner().map_err(|e| e.into_error())?;
         let next = tempfile::tempfile()?;
         next.set_len(self.len * 8)?;
-        let mut last: LineHashMap<u64> = LineHashMap::default();
+        let mut last = LineValues::default();
         let mut end = self.len;
         while end > 0 {
             let start = end.saturating_sub(CHUNK as u64);
@@ -233,7 +233,7 @@ impl crate::Analyzer for FutureBuilder {
 
 /// The next uses of `lines`, requests `start..` of the stream, given in
 /// `last` the first request of each line after them (updated to include them).
-fn next_uses_backward(lines: &[u64], start: u64, last: &mut LineHashMap<u64>) -> Vec<u64> {
+fn next_uses_backward(lines: &[u64], start: u64, last: &mut LineValues) -> Vec<u64> {
     let mut uses = vec![NEVER; lines.len()];
     for (i, &line) in lines.iter().enumerate().rev() {
         if let Some(n) = last.insert(line, start + i as u64) {
