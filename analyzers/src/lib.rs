@@ -37,6 +37,7 @@ pub mod linemap;
 pub mod mrc;
 pub mod report;
 pub mod table;
+pub mod timeset;
 pub mod units;
 
 pub use error::{Error, Result};

@@ -4,10 +4,10 @@
 //! plus one; a fully associative LRU cache of C lines hits exactly the
 //! requests with distance <= C.
 //!
-//! Distances come from a Fenwick tree over the times of each line's latest
-//! request (O(log n) per request). Times are renumbered whenever they run
-//! out of room, so memory follows the number of distinct lines, not the
-//! length of the trace.
+//! Distances come from the set of each line's latest request time
+//! ([`crate::timeset::TimeSet`], O(log n) per request). Times are
+//! renumbered whenever they run out of room, so memory follows the number
+//! of distinct lines, not the length of the trace.
 //!
 //! `--sample R` is SHARDS-style spatial sampling (Waldspurger et al., FAST
 //! 2015): only lines whose hash falls below R are tracked, and their
@@ -20,63 +20,14 @@ use crate::linecache::LineLayout;
 use crate::linemap::LineMap;
 use crate::report::{Named, Report};
 use crate::table::{thousands, Table};
-use crate::units::format_size;
-
-struct Fenwick {
-    tree: Vec<i64>,
-}
-
-impl Fenwick {
-    fn new(n: usize) -> Fenwick {
-        Fenwick { tree: vec![0; n + 1] }
-    }
-    fn add(&mut self, i: usize, v: i64) {
-        let mut i = i + 1;
-        while i < self.tree.len() {
-            self.tree[i] += v;
-            i += i & i.wrapping_neg();
-        }
-    }
-    /// Adds `v` at every position of `a..=b`: O(b - a + log n), not
-    /// O((b - a) log n). A node `j` covers positions `(j - lowbit j, j]`
-    /// (1-based); those inside the range get their overlap at once, and the
-    /// nodes above it that cover part of it are exactly the update chain of
-    /// its last position.
-    fn add_range(&mut self, a: usize, b: usize, v: i64) {
-        let (lo, hi) = (a + 1, b + 1);
-        let n = self.tree.len() - 1;
-        let lowbit = |j: usize| j & j.wrapping_neg();
-        for j in lo..=hi.min(n) {
-            let covered = j - (j - lowbit(j)).max(lo - 1);
-            self.tree[j] += v * covered as i64;
-        }
-        let mut j = hi + lowbit(hi);
-        while j <= n {
-            let start = (j - lowbit(j)).max(lo - 1);
-            if hi > start {
-                self.tree[j] += v * (hi - start) as i64;
-            }
-            j += lowbit(j);
-        }
-    }
-
-    /// Sum of positions [0, i).
-    fn prefix(&self, i: usize) -> i64 {
-        let mut i = i;
-        let mut s = 0;
-        while i > 0 {
-            s += self.tree[i];
-            i -= i & i.wrapping_neg();
-        }
-        s
-    }
-}
+use crate::timeset::TimeSet;
+use crate::units::{fixed, format_size};
 
 /// LRU stack distances, one request at a time.
 pub struct StackDistances {
     /// Each line's latest request time (renumbered by `compact`).
     last: LineMap,
-    tree: Fenwick,
+    times: TimeSet,
     capacity: usize,
     /// The least capacity a renumbering leaves ([`MIN_CAPACITY`]; smaller in tests).
     min_capacity: usize,
@@ -105,7 +56,13 @@ impl StackDistances {
     /// (tests make renumbering frequent).
     pub fn with_min_capacity(min_capacity: usize) -> StackDistances {
         let first = 1024.min(min_capacity).max(2);
-        StackDistances { last: LineMap::new(), tree: Fenwick::new(first), capacity: first, min_capacity, now: 0 }
+        StackDistances {
+            last: LineMap::new(),
+            times: TimeSet::with_first(first, 0),
+            capacity: first,
+            min_capacity,
+            now: 0,
+        }
     }
 
     /// The requests of lines `first..=last` in order, reported as
@@ -147,11 +104,11 @@ impl StackDistances {
             let k = n as usize;
             let distance = prev.map(|p| {
                 let p = p as usize;
-                let between = self.tree.prefix(t) - self.tree.prefix(p + 1);
-                self.tree.add_range(p, p + k - 1, -1);
+                let between = self.live_after(p);
+                self.times.remove(p, p + k);
                 between as u64 + 1
             });
-            self.tree.add_range(t, t + k - 1, 1);
+            self.times.insert(t, t + k);
             for i in 0..n {
                 self.last.insert(line + i, (t as u64 + i) as u32);
             }
@@ -174,29 +131,41 @@ impl StackDistances {
         let d = match self.last.get(line) {
             Some(prev) => {
                 let prev = prev as usize;
-                let between = self.tree.prefix(t) - self.tree.prefix(prev + 1);
-                self.tree.add(prev, -1);
+                let between = self.live_after(prev);
+                self.times.remove(prev, prev + 1);
                 Some(between as u64 + 1)
             }
             None => None,
         };
         self.last.insert(line, t as u32);
-        self.tree.add(t, 1);
+        self.times.insert(t, t + 1);
         d
     }
 
-    /// Renumbers the latest-request times 0..distinct, keeping their order.
+    /// Live times after time `p`: every line's latest request is before
+    /// now, so they are the distinct lines less those at or before `p`
+    /// (one prefix query, not two).
+    #[inline]
+    fn live_after(&self, p: usize) -> i64 {
+        (self.last.len() - self.times.before(p + 1)) as i64
+    }
+
+    /// Renumbers the latest-request times 0..distinct, keeping their order:
+    /// each line is put at its old time (they are distinct and below now),
+    /// and the lines are read back in order of time.
     fn compact(&mut self) {
-        let mut order: Vec<(u32, u64)> = self.last.iter().map(|(l, t)| (t, l)).collect();
-        order.sort_unstable();
-        // Times are u32: room for 2^31 distinct lines (128 GiB at 64-byte lines).
-        self.capacity = (order.len() * 2).clamp(self.min_capacity.max(2), u32::MAX as usize - 1);
-        self.tree = Fenwick::new(self.capacity);
-        for (i, &(_, line)) in order.iter().enumerate() {
-            self.last.insert(line, i as u32);
-            self.tree.add(i, 1);
+        let mut by_time = vec![u64::MAX; self.now];
+        for (line, t) in self.last.iter() {
+            by_time[t as usize] = line;
         }
-        self.now = order.len();
+        let distinct = self.last.len();
+        // Times are u32: room for 2^31 distinct lines (128 GiB at 64-byte lines).
+        self.capacity = (distinct * 2).clamp(self.min_capacity.max(2), u32::MAX as usize - 1);
+        for (i, line) in by_time.into_iter().filter(|&l| l != u64::MAX).enumerate() {
+            self.last.insert(line, i as u32);
+        }
+        self.times = TimeSet::with_first(self.capacity, distinct);
+        self.now = distinct;
     }
 
     /// Distinct lines seen.
@@ -455,12 +424,7 @@ impl Report for MrcReport {
             let headers: Vec<String> = ["cache size", "misses", "requests", "miss ratio"].map(String::from).to_vec();
             let rows = |f: &mut dyn FnMut(&[String])| {
                 for p in &c.report.points {
-                    f(&[
-                        format_size(p.size_bytes),
-                        thousands(p.misses),
-                        thousands(p.requests),
-                        format!("{:.4}", p.miss_ratio),
-                    ]);
+                    f(&[format_size(p.size_bytes), thousands(p.misses), thousands(p.requests), fixed(p.miss_ratio, 4)]);
                 }
             };
             crate::table::stream_table(&headers, 1, &rows, out)?;
@@ -676,21 +640,5 @@ mod tests {
         let mut json = Vec::new();
         MrcReport::write_json(&named, &mut json).unwrap();
         same(&String::from_utf8(json).unwrap(), &serde_json::to_string_pretty(&MrcReport::json(&named)).unwrap());
-    }
-
-    #[test]
-    fn a_range_update_equals_point_updates() {
-        for n in [1, 2, 7, 64, 100] {
-            for a in 0..n {
-                for b in a..n {
-                    let (mut range, mut points) = (Fenwick::new(n), Fenwick::new(n));
-                    range.add_range(a, b, 3);
-                    for i in a..=b {
-                        points.add(i, 3);
-                    }
-                    assert_eq!(range.tree, points.tree, "n {n}, {a}..={b}");
-                }
-            }
-        }
     }
 }

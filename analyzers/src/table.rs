@@ -183,15 +183,23 @@ impl Value {
 
 /// `1234567` as `1,234,567`.
 pub fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
+    // Digits from the right into a buffer (u64::MAX takes 26 bytes with commas).
+    let mut buf = [0u8; 26];
+    let (mut at, mut n, mut digits) = (buf.len(), n, 0);
+    loop {
+        if digits > 0 && digits % 3 == 0 {
+            at -= 1;
+            buf[at] = b',';
         }
-        out.push(ch);
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        digits += 1;
+        if n == 0 {
+            break;
+        }
     }
-    out
+    buf[at..].iter().map(|&b| b as char).collect()
 }
 
 /// A float with thousands separators and two decimals (more for small values).
@@ -328,6 +336,9 @@ mod tests {
     fn numbers_read_like_the_seeds() {
         assert_eq!(thousands(2455931), "2,455,931");
         assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(u64::MAX), "18,446,744,073,709,551,615");
         assert_eq!(float(17976.402757), "17,976.40");
         assert_eq!(float(0.5), "0.5000");
         assert_eq!(Value::Percent(0.9166).render(), "91.66%");

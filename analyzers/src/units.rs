@@ -49,7 +49,7 @@ pub fn format_size(bytes: u64) -> String {
             } else {
                 2
             };
-            let text = format!("{v:.decimals$}");
+            let text = fixed(v, decimals);
             let text = if text.contains('.') { text.trim_end_matches('0').trim_end_matches('.') } else { &text };
             return format!("{text}{unit}");
         }
@@ -57,9 +57,75 @@ pub fn format_size(bytes: u64) -> String {
     format!("{bytes}B")
 }
 
+/// `format!("{x:.decimals$}")`, the same text, without the general float
+/// formatter's cost (a long curve prints millions of these): a float is
+/// `m * 2^e` exactly, so `x * 10^decimals` is an integer shifted right, and
+/// rounding it half to even, as the formatter does, needs only the bits
+/// shifted out. Values it does not cover (negative, not finite, 2^63 or
+/// more, over 18 decimals) go to the formatter.
+pub fn fixed(x: f64, decimals: usize) -> String {
+    if !((0.0..9.2e18).contains(&x) && decimals <= 18) {
+        return format!("{x:.decimals$}");
+    }
+    let bits = x.to_bits();
+    let biased = ((bits >> 52) & 0x7ff) as i32;
+    let fraction = bits & ((1 << 52) - 1);
+    let (mantissa, exp) = if biased == 0 { (fraction, -1074) } else { (fraction | 1 << 52, biased - 1075) };
+    let scale = 10u128.pow(decimals as u32);
+    // Below 2^53 * 10^18 < 2^113: no overflow.
+    let scaled = mantissa as u128 * scale;
+    let digits = if exp >= 0 {
+        scaled << exp
+    } else {
+        let shift = (-exp) as u32;
+        if shift > 120 {
+            0 // less than half a unit of the last decimal
+        } else {
+            let q = scaled >> shift;
+            let rest = scaled & ((1u128 << shift) - 1);
+            let half = 1u128 << (shift - 1);
+            q + (rest > half || (rest == half && q & 1 == 1)) as u128
+        }
+    };
+    let whole = digits / scale;
+    if decimals == 0 {
+        return whole.to_string();
+    }
+    format!("{whole}.{:0decimals$}", digits % scale)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fixed_writes_what_the_formatter_writes() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        // Ties in binary (k / 2^j), ratios of counts, random bit patterns, extremes.
+        let mut values: Vec<f64> = vec![0.0, 0.5, 1.5, 2.5, 0.125, 0.375, 1e-300, 5e-324, 9.1e18, 1e19, f64::NAN, -0.5];
+        for j in 1..20u32 {
+            for k in 0..64u64 {
+                values.push(k as f64 / (1u64 << j) as f64);
+            }
+        }
+        for _ in 0..200_000 {
+            let (m, n) = (next() % 10_000_000, next() % 10_000_000 + 1);
+            values.push(m.min(n) as f64 / n as f64);
+            values.push(f64::from_bits(next() >> 2));
+            values.push((next() % 1_000_000) as f64 / 1024.0);
+        }
+        for v in values {
+            for d in [0, 1, 2, 3, 4, 6, 9, 18] {
+                assert_eq!(fixed(v, d), format!("{v:.d$}"), "{v:e} to {d} decimals");
+            }
+        }
+    }
 
     #[test]
     fn sizes_are_powers_of_1024() {

@@ -3,10 +3,10 @@
 //! slots that were last touched together as one block.
 //!
 //! Each slot on the stack holds the time it was last moved to the top.
-//! Occupied times are bits of a bitset, with a Fenwick tree over the
-//! bitset's 64-bit words, so a slot's depth is the number of occupied times
-//! at or after its own, and clearing or filling a block of `m` times costs
-//! `m / 64` word updates. Times run out at `capacity`; then they are
+//! Occupied times are a [`TimeSet`] (a bitset with a Fenwick tree over its
+//! words), so a slot's depth is the number of occupied times at or after
+//! its own, and clearing or filling a block of `m` times costs `m / 64`
+//! word updates. Times run out at `capacity`; then they are
 //! renumbered `0..len` in order, so memory follows the slots on the stack,
 //! never the length of the trace.
 //!
@@ -17,56 +17,14 @@
 //! above the rest of the run exactly as the run's next element loses one.
 //! A run costs one depth query and one block move.
 
+use crate::timeset::TimeSet;
+
 const NONE: u32 = u32::MAX;
-
-/// Counts of 64-bit words, prefix sums in O(log n).
-struct Fenwick {
-    tree: Vec<u32>,
-}
-
-impl Fenwick {
-    /// A tree over `counts`, built in O(n).
-    fn from_counts(counts: impl Iterator<Item = u32>, n: usize) -> Fenwick {
-        let mut tree = vec![0u32; n + 1];
-        for (i, c) in counts.enumerate().take(n) {
-            tree[i + 1] = c;
-        }
-        for i in 1..=n {
-            let parent = i + (i & i.wrapping_neg());
-            if parent <= n {
-                tree[parent] = tree[parent].wrapping_add(tree[i]);
-            }
-        }
-        Fenwick { tree }
-    }
-
-    #[inline]
-    fn add(&mut self, i: usize, v: i32) {
-        let mut i = i + 1;
-        while i < self.tree.len() {
-            self.tree[i] = self.tree[i].wrapping_add(v as u32);
-            i += i & i.wrapping_neg();
-        }
-    }
-
-    /// Sum of words `[0, i)`.
-    #[inline]
-    fn prefix(&self, mut i: usize) -> u32 {
-        let mut s = 0u32;
-        while i > 0 {
-            s = s.wrapping_add(self.tree[i]);
-            i &= i - 1;
-        }
-        s
-    }
-}
 
 /// An LRU stack over slots `0..` (dense element numbers).
 pub struct DepthStack {
-    /// Bit `t` set: time `t` is held by a slot.
-    bits: Vec<u64>,
-    /// Popcounts of `bits`.
-    tree: Fenwick,
+    /// Times held by a slot.
+    times: TimeSet,
     /// Time -> slot occupying it (meaningful where the bit is set).
     owner: Vec<u32>,
     /// Slot -> its time, or `NONE` when it is not on the stack.
@@ -86,8 +44,7 @@ impl DepthStack {
     pub fn new() -> DepthStack {
         let capacity = 1024;
         DepthStack {
-            bits: vec![0; capacity / 64],
-            tree: Fenwick::from_counts(std::iter::empty(), capacity / 64),
+            times: TimeSet::with_first(capacity, 0),
             owner: vec![NONE; capacity],
             time: Vec::new(),
             now: 0,
@@ -114,9 +71,7 @@ impl DepthStack {
     /// Occupied times before `t`.
     #[inline]
     fn before(&self, t: usize) -> usize {
-        let w = t / 64;
-        let partial = self.bits[w] & ((1u64 << (t % 64)) - 1);
-        self.tree.prefix(w) as usize + partial.count_ones() as usize
+        self.times.before(t)
     }
 
     /// The depth of the slot at time `t` (1 = top).
@@ -155,7 +110,7 @@ impl DepthStack {
     pub fn take_run(&mut self, slots: &[u32], t0: Option<u32>) {
         let Some(t0) = t0 else { return };
         let (start, end) = (t0 as usize, t0 as usize + slots.len());
-        self.clear_bits(start, end);
+        self.times.remove(start, end);
         for &s in slots {
             self.time[s as usize] = NONE;
         }
@@ -184,7 +139,7 @@ impl DepthStack {
         }
         self.now += m;
         self.len += m;
-        self.set_bits(start, start + m);
+        self.times.insert(start, start + m);
     }
 
     /// Moves `slot` to the top, pushing it if it is not on the stack.
@@ -202,38 +157,6 @@ impl DepthStack {
         }
     }
 
-    fn clear_bits(&mut self, start: usize, end: usize) {
-        self.change_bits(start, end, false);
-    }
-
-    fn set_bits(&mut self, start: usize, end: usize) {
-        self.change_bits(start, end, true);
-    }
-
-    /// Sets or clears bits `[start, end)`, one Fenwick update per word.
-    #[inline]
-    fn change_bits(&mut self, start: usize, end: usize, set: bool) {
-        let mut t = start;
-        while t < end {
-            let w = t / 64;
-            let lo = t % 64;
-            let hi = (end - w * 64).min(64);
-            let mask = if hi - lo == 64 { u64::MAX } else { ((1u64 << (hi - lo)) - 1) << lo };
-            let word = &mut self.bits[w];
-            let before = word.count_ones() as i32;
-            if set {
-                *word |= mask;
-            } else {
-                *word &= !mask;
-            }
-            let delta = word.count_ones() as i32 - before;
-            if delta != 0 {
-                self.tree.add(w, delta);
-            }
-            t = w * 64 + hi;
-        }
-    }
-
     /// Renumbers the occupied times `0..len`, in order, with room for
     /// `incoming` more and three times as many again (a compaction costs
     /// the capacity; the slack makes it rare).
@@ -244,7 +167,7 @@ impl DepthStack {
         let mut owner = vec![NONE; capacity];
         let mut next = 0;
         for t in 0..self.now {
-            if self.bits[t / 64] >> (t % 64) & 1 == 1 {
+            if self.times.contains(t) {
                 let slot = self.owner[t];
                 owner[next] = slot;
                 self.time[slot as usize] = next as u32;
@@ -253,14 +176,7 @@ impl DepthStack {
         }
         self.owner = owner;
         self.now = next;
-        self.bits = vec![0; capacity / 64];
-        for w in 0..next / 64 {
-            self.bits[w] = u64::MAX;
-        }
-        if next % 64 != 0 {
-            self.bits[next / 64] = (1u64 << (next % 64)) - 1;
-        }
-        self.tree = Fenwick::from_counts(self.bits.iter().map(|w| w.count_ones()), capacity / 64);
+        self.times = TimeSet::with_first(capacity, next);
     }
 }
 
