@@ -83,11 +83,12 @@ fn read_all(path: &Path) -> u64 {
 /// runs those, in this order; no argument runs them all (`make bench`).
 type Section = (&'static str, fn(&Path));
 
-const SECTIONS: [Section; 6] = [
+const SECTIONS: [Section; 7] = [
     ("trainer", trainer),
     ("recording", recording),
     ("trace", one_trace),
     ("dmd", dmd_bench),
+    ("random", random_mrc),
     ("requests", request_streams),
     ("large", large::large_trace),
 ];
@@ -412,6 +413,54 @@ fn read_oracle_general(path: &Path) -> Vec<u64> {
             return ids;
         }
     }
+}
+
+/// `analyze mrc` on a stream with millions of distinct lines: 4 M lines of
+/// one buffer, each read once in one random order and again in another
+/// (the worst case for stack distances: no runs, every distance far), the
+/// curve written as text, as the command prints it.
+fn random_mrc(dir: &Path) {
+    use memtrace_analyzers::mrc::MrcReport;
+    use memtrace_analyzers::report::{Named, Report};
+    const LINES: u64 = 4_000_000;
+    let path = dir.join("random.trace");
+    let mut header = memtrace::Header::new("bench", "0");
+    let big = header
+        .add_buffer(memtrace::Buffer {
+            name: "big".into(),
+            len: LINES * 16,
+            elem_size: 4,
+            role: memtrace::Role::Activation,
+        })
+        .expect("buffer");
+    let mut w = TraceWriter::create(&path, header).expect("create");
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut order: Vec<u64> = (0..LINES).collect();
+    for _ in 0..2 {
+        for i in (1..order.len()).rev() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            order.swap(i, (x % (i as u64 + 1)) as usize);
+        }
+        for &line in &order {
+            w.event(memtrace::Event { buffer: big, op: memtrace::Op::Read, offset: line * 16, len: 1, step: 0 })
+                .expect("write");
+        }
+    }
+    w.finish().expect("finish");
+    let secs = time(3, || {
+        let curve = replay(TraceReader::open(&path).expect("open"), |h| Mrc::new(h, 64, 1.0)).expect("mrc");
+        let named = [Named { trace: "random".into(), report: MrcReport::of(&curve, &[]) }];
+        MrcReport::write_text(&named, &mut std::io::sink()).expect("write");
+    });
+    println!(
+        "mrc on random requests: {} M requests over {} M distinct lines, curve as text: {:.2} s, {:.1} M requests/s\n",
+        2 * LINES / 1_000_000,
+        LINES / 1_000_000,
+        secs,
+        (2 * LINES) as f64 / secs / 1e6
+    );
 }
 
 /// The request stream the issue quotes libCacheSim's speed on, simulated by
