@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use memtrace::{Event, Header, Op, Role};
 use serde::Serialize;
 
-use crate::linecache::{build_cache, Assoc, LineLayout, Policy, PolicyKind};
+use crate::linecache::{build_cache, set_arrays, Access, Assoc, LineLayout, Policy, PolicyKind, SetArrays};
 use crate::linemap::LineMap;
 use crate::report::{names, ratio, Named, Report, Rows};
 use crate::table::{side_by_side, Value};
@@ -126,9 +126,33 @@ pub struct EnergyReport {
     pub per_role: BTreeMap<&'static str, Picojoules>,
 }
 
+/// A level's cache: set arrays (the default levels) by value, so that the
+/// per-line loop calls them directly; any other policy behind the trait.
+enum Cache {
+    Arrays(SetArrays),
+    Other(Box<dyn Policy>),
+}
+
+impl Cache {
+    #[inline(always)]
+    fn access(&mut self, line: u64) -> Access {
+        match self {
+            Cache::Arrays(a) => a.access(line),
+            Cache::Other(p) => p.access(line),
+        }
+    }
+
+    fn remove(&mut self, line: u64) -> bool {
+        match self {
+            Cache::Arrays(a) => a.remove(line),
+            Cache::Other(p) => p.remove(line),
+        }
+    }
+}
+
 struct Level {
     cfg: LevelConfig,
-    cache: Box<dyn Policy>,
+    cache: Cache,
     dirty: LineMap,
     requests: u64,
     hits: u64,
@@ -147,8 +171,15 @@ pub struct Hierarchy {
     bytes: u64,
     /// Each buffer's role, as an index into [`Role::ALL`].
     roles: Vec<usize>,
-    /// Energy by role index (`Role as usize`), then totalled.
-    by_role: Vec<Picojoules>,
+    /// The owner of the last line written back, and the lines with the same owner.
+    recent_owner: (Option<u32>, u64, u64, usize),
+    /// Bytes accessed (what L1 serves), by role index.
+    bytes_by_role: Vec<u64>,
+    /// Lines moved into or out of each level (DRAM last), by role index:
+    /// `levels + 1` counts per role. Counted, and priced once at the end:
+    /// no chain of floating-point additions in the per-line loop, and no
+    /// rounding that depends on the order lines came in.
+    moves_by_role: Vec<u64>,
     steps: u64,
     last_step: Option<u32>,
     samples_per_step: u64,
@@ -171,9 +202,13 @@ impl Hierarchy {
         let levels = levels
             .iter()
             .map(|&cfg| {
-                let cache = build_cache(cfg.policy, cfg.size_bytes / line, cfg.assoc).ok_or_else(|| {
-                    crate::Error::invalid("opt needs each level's own future, which depends on the levels above")
-                })?;
+                let capacity = cfg.size_bytes / line;
+                let cache = match set_arrays(cfg.policy, capacity, cfg.assoc) {
+                    Some(arrays) => Cache::Arrays(arrays),
+                    None => Cache::Other(build_cache(cfg.policy, capacity, cfg.assoc).ok_or_else(|| {
+                        crate::Error::invalid("opt needs each level's own future, which depends on the levels above")
+                    })?),
+                };
                 Ok(Level { cfg, cache, dirty: LineMap::new(), requests: 0, hits: 0, written_back: 0, invalidated: 0 })
             })
             .collect::<crate::Result<Vec<_>>>()?;
@@ -187,29 +222,25 @@ impl Hierarchy {
             dram_written: 0,
             bytes: 0,
             roles: header.buffers.iter().map(|b| role_index(b.role)).collect(),
-            by_role: vec![Picojoules::new(n); Role::ALL.len()],
+            recent_owner: (None, 0, 0, 0),
+            bytes_by_role: vec![0; Role::ALL.len()],
+            moves_by_role: vec![0; Role::ALL.len() * (n + 1)],
             steps: 0,
             last_step: None,
             samples_per_step: samples_per_step.max(1),
         })
     }
 
-    fn words_per_line(&self) -> f64 {
-        self.line as f64 / 8.0
-    }
-
     #[inline]
-    fn charge(&mut self, level: usize, buffer: Option<u32>, pj: f64) {
-        let role = buffer.and_then(|b| self.roles.get(b as usize).copied()).unwrap_or(role_index(Role::Other));
-        self.by_role[role].add(level, pj);
+    fn role(&self, buffer: Option<u32>) -> usize {
+        buffer.and_then(|b| self.roles.get(b as usize).copied()).unwrap_or(role_index(Role::Other))
     }
 
     /// A whole line of buffer `owner` arrives at or leaves through `level` (n = DRAM).
     #[inline]
     fn move_line(&mut self, level: usize, owner: Option<u32>) {
-        let pj = self.words_per_line()
-            * if level < self.levels.len() { self.levels[level].cfg.pj_per_word } else { self.dram_pj_per_word };
-        self.charge(level, owner, pj);
+        let i = self.role(owner) * (self.levels.len() + 1) + level;
+        self.moves_by_role[i] += 1;
     }
 
     /// A dirty line leaves `level`: it is written into the level below.
@@ -221,8 +252,15 @@ impl Hierarchy {
         } else {
             self.levels[below].dirty.insert(line, 1);
         }
-        // A victim's buffer is found from its address; requested lines pass their own.
-        let owner = self.layout.owner(line);
+        // A victim's buffer is found from its address; requested lines pass
+        // their own. Victims come in runs, so the last answer's range is kept.
+        let (owner, lo, hi, placed) = self.recent_owner;
+        let owner = if (lo..hi).contains(&line) && placed == self.layout.placed() {
+            owner
+        } else {
+            self.recent_owner = self.layout.owner_range(line);
+            self.recent_owner.0
+        };
         self.move_line(below, owner);
     }
 
@@ -252,13 +290,16 @@ impl Hierarchy {
         let bytes = self.layout.bytes(e);
         self.bytes += bytes;
         // L1 serves the bytes the access asked for, a word at a time.
-        let l1 = bytes as f64 / 8.0 * self.levels.first().map_or(self.dram_pj_per_word, |l| l.cfg.pj_per_word);
-        self.charge(0, Some(e.buffer), l1);
+        let role = self.role(Some(e.buffer));
+        self.bytes_by_role[role] += bytes;
         let write = e.op == Op::Write;
         let (first, last) = self.layout.lines(e);
+        // This event's lines all belong to its buffer: their moves are counted in one row.
+        let n = self.levels.len();
+        let row = role * (n + 1);
         for line in first..=last {
             let mut served = false;
-            for level in 0..self.levels.len() {
+            for level in 0..n {
                 let a = {
                     let l = &mut self.levels[level];
                     l.requests += 1;
@@ -273,13 +314,13 @@ impl Hierarchy {
                     break;
                 }
                 // A miss here is a line fetched from below: charged where it is read.
-                if level + 1 < self.levels.len() {
-                    self.move_line(level + 1, Some(e.buffer));
+                if level + 1 < n {
+                    self.moves_by_role[row + level + 1] += 1;
                 }
             }
             if !served {
                 self.dram_read += 1;
-                self.move_line(self.levels.len(), Some(e.buffer));
+                self.moves_by_role[row + n] += 1;
             }
             if write {
                 if let Some(l1) = self.levels.first_mut() {
@@ -291,12 +332,33 @@ impl Hierarchy {
         }
     }
 
+    /// Energy by role index: L1's bytes, and the lines each level moved, priced.
+    fn priced(&self) -> Vec<Picojoules> {
+        let n = self.levels.len();
+        let words_per_line = self.line as f64 / 8.0;
+        let pj_per_word = |level: usize| self.levels.get(level).map_or(self.dram_pj_per_word, |l| l.cfg.pj_per_word);
+        (0..Role::ALL.len())
+            .map(|role| {
+                let mut j = Picojoules::new(n);
+                j.add(0, self.bytes_by_role[role] as f64 / 8.0 * pj_per_word(0));
+                // Lines reach level 0 too when there is no cache: DRAM is level 0.
+                for level in 0..=n {
+                    let lines = self.moves_by_role[role * (n + 1) + level];
+                    if lines > 0 {
+                        j.add(level, lines as f64 * words_per_line * pj_per_word(level));
+                    }
+                }
+                j
+            })
+            .collect()
+    }
+
     /// The report.
     pub fn finish(self) -> EnergyReport {
         let n = self.levels.len();
         let mut total = Picojoules::new(n);
         let mut per_role = BTreeMap::new();
-        for (role, j) in Role::ALL.iter().zip(&self.by_role) {
+        for (role, j) in Role::ALL.iter().zip(&self.priced()) {
             if j.total == 0.0 {
                 continue;
             }

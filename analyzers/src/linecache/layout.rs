@@ -56,6 +56,22 @@ impl LineLayout {
         (i > 0).then(|| self.placed[i - 1].1)
     }
 
+    /// [`Self::owner`] of `line`, with the lines `lo..hi` that have the same
+    /// answer while no other buffer is placed, and the number placed
+    /// (callers that ask again and again keep the answer for that range).
+    pub fn owner_range(&self, line: u64) -> (Option<u32>, u64, u64, usize) {
+        let addr = line.saturating_mul(self.line);
+        let i = self.placed.partition_point(|&(base, _)| base <= addr);
+        let lo = if i == 0 { 0 } else { self.placed[i - 1].0 / self.line };
+        let hi = self.placed.get(i).map_or(u64::MAX, |&(base, _)| base / self.line);
+        ((i > 0).then(|| self.placed[i - 1].1), lo, hi, self.placed.len())
+    }
+
+    /// Buffers placed so far.
+    pub fn placed(&self) -> usize {
+        self.placed.len()
+    }
+
     /// Line size in bytes.
     pub fn line_bytes(&self) -> u64 {
         self.line

@@ -33,6 +33,6 @@ mod ways;
 pub use belady::Belady;
 pub use future::{Future, FutureBuilder, NextUses, IN_MEMORY_REQUESTS, SPOOL_BYTES_PER_REQUEST};
 pub use layout::{line_requests, requests, Counted, LineLayout, LineRequestCount};
-pub use policy::{build_cache, Access, Assoc, Policy, PolicyKind, SetAssociative, POLICIES};
+pub use policy::{build_cache, set_arrays, Access, Assoc, Policy, PolicyKind, SetAssociative, POLICIES};
 pub use sim::{LineCacheSim, LineConfig, LineResult, Traffic};
 pub use ways::SetArrays;

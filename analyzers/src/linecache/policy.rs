@@ -157,12 +157,23 @@ impl Policy for SetAssociative {
 /// A cache of `capacity` lines under `kind`: `ways` per set, or fully
 /// associative when `None` or not below the capacity. `None` for `opt`.
 pub fn build_cache(kind: PolicyKind, capacity: u64, ways: Option<u64>) -> Option<Box<dyn Policy>> {
+    if let Some(arrays) = set_arrays(kind, capacity, ways) {
+        return Some(Box::new(arrays));
+    }
     match ways {
-        Some(w) if w < capacity && w <= MAX_WAYS && matches!(kind, PolicyKind::Lru | PolicyKind::Fifo) => {
-            Some(Box::new(SetArrays::new(capacity, w, kind == PolicyKind::Lru)))
-        }
         Some(w) if w < capacity => Some(Box::new(SetAssociative::new(kind, capacity, w)?)),
         _ => kind.build(capacity),
+    }
+}
+
+/// The cache [`build_cache`] makes as [`SetArrays`], when it does: LRU or
+/// FIFO with at most [`MAX_WAYS`] ways, fewer than its lines.
+pub fn set_arrays(kind: PolicyKind, capacity: u64, ways: Option<u64>) -> Option<SetArrays> {
+    match ways {
+        Some(w) if w < capacity && w <= MAX_WAYS && matches!(kind, PolicyKind::Lru | PolicyKind::Fifo) => {
+            Some(SetArrays::new(capacity, w, kind == PolicyKind::Lru))
+        }
+        _ => None,
     }
 }
 

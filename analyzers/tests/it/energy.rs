@@ -36,13 +36,19 @@ struct Counts {
     pj: f64,
 }
 
-/// Two fully associative LRU levels of `c1` and `c2` 64-byte lines over DRAM.
-/// Lists are most recent first, entries `(line, dirty)`.
-fn naive(h: &Header, events: &[Event], c1: usize, c2: usize, pj: [f64; 3]) -> Counts {
+/// Two LRU levels over DRAM, of `sets` sets of `ways` 64-byte lines each
+/// (one set: fully associative; a line's set is its number modulo the
+/// sets). Lists are most recent first, entries `(line, dirty)`.
+fn naive(h: &Header, events: &[Event], l1: (usize, usize), l2: (usize, usize), pj: [f64; 3]) -> Counts {
     let mut base: Vec<Option<u64>> = vec![None; h.buffers.len()];
     let mut next = 0u64;
-    let mut l1: Vec<(u64, bool)> = Vec::new();
-    let mut l2: Vec<(u64, bool)> = Vec::new();
+    let (c1, c2) = (l1.1, l2.1);
+    let mut l1: Vec<Vec<(u64, bool)>> = vec![Vec::new(); l1.0];
+    let mut l2: Vec<Vec<(u64, bool)>> = vec![Vec::new(); l2.0];
+    let set = |sets: &mut Vec<Vec<(u64, bool)>>, line: u64| {
+        let n = sets.len() as u64;
+        (line % n) as usize
+    };
     let mut c = Counts::default();
     for e in events {
         let b = &h.buffers[e.buffer as usize];
@@ -54,32 +60,36 @@ fn naive(h: &Header, events: &[Event], c1: usize, c2: usize, pj: [f64; 3]) -> Co
         let bytes = e.len as u64 * b.elem_size as u64;
         c.pj += bytes as f64 / 8.0 * pj[0];
         for line in start / 64..=(start + bytes - 1) / 64 {
-            if let Some(i) = l1.iter().position(|x| x.0 == line) {
-                let entry = l1.remove(i);
-                l1.insert(0, entry);
+            let s1 = set(&mut l1, line);
+            if let Some(i) = l1[s1].iter().position(|x| x.0 == line) {
+                let entry = l1[s1].remove(i);
+                l1[s1].insert(0, entry);
                 c.hits[0] += 1;
             } else {
                 c.misses[0] += 1;
-                if l1.len() == c1 {
-                    let (victim, dirty) = l1.pop().unwrap();
+                if l1[s1].len() == c1 {
+                    let (victim, dirty) = l1[s1].pop().unwrap();
                     if dirty {
                         c.written_back[0] += 1;
                         c.pj += 8.0 * pj[1];
-                        l2.iter_mut().find(|x| x.0 == victim).unwrap().1 = true;
+                        let sv = set(&mut l2, victim);
+                        l2[sv].iter_mut().find(|x| x.0 == victim).unwrap().1 = true;
                     }
                 }
-                l1.insert(0, (line, false));
+                l1[s1].insert(0, (line, false));
                 c.pj += 8.0 * pj[1]; // L2 supplies the line
-                if let Some(i) = l2.iter().position(|x| x.0 == line) {
-                    let entry = l2.remove(i);
-                    l2.insert(0, entry);
+                let s2 = set(&mut l2, line);
+                if let Some(i) = l2[s2].iter().position(|x| x.0 == line) {
+                    let entry = l2[s2].remove(i);
+                    l2[s2].insert(0, entry);
                     c.hits[1] += 1;
                 } else {
                     c.misses[1] += 1;
-                    if l2.len() == c2 {
-                        let (victim, mut dirty) = l2.pop().unwrap();
-                        if let Some(i) = l1.iter().position(|x| x.0 == victim) {
-                            dirty |= l1.remove(i).1;
+                    if l2[s2].len() == c2 {
+                        let (victim, mut dirty) = l2[s2].pop().unwrap();
+                        let sv = set(&mut l1, victim);
+                        if let Some(i) = l1[sv].iter().position(|x| x.0 == victim) {
+                            dirty |= l1[sv].remove(i).1;
                         }
                         if dirty {
                             c.written_back[1] += 1;
@@ -87,13 +97,14 @@ fn naive(h: &Header, events: &[Event], c1: usize, c2: usize, pj: [f64; 3]) -> Co
                             c.pj += 8.0 * pj[2];
                         }
                     }
-                    l2.insert(0, (line, false));
+                    l2[s2].insert(0, (line, false));
                     c.dram_read += 1;
                     c.pj += 8.0 * pj[2];
                 }
             }
             if e.op == Op::Write {
-                l1[0].1 = true;
+                let s1 = set(&mut l1, line);
+                l1[s1][0].1 = true;
             }
         }
     }
@@ -104,6 +115,32 @@ fn level(lines: u64, pj: f64) -> LevelConfig {
     LevelConfig { size_bytes: lines * 64, assoc: None, policy: PolicyKind::Lru, pj_per_word: pj }
 }
 
+fn check(header: &Header, events: &[Event], levels: [LevelConfig; 2], want: Counts) -> Result<(), TestCaseError> {
+    let mut sim = Hierarchy::new(header, &levels, 64, 1300.0, 1).unwrap();
+    events.iter().for_each(|e| sim.event(e));
+    let r = sim.finish();
+    let got = Counts {
+        hits: [r.levels[0].hits, r.levels[1].hits],
+        misses: [r.levels[0].misses, r.levels[1].misses],
+        written_back: [r.levels[0].lines_written_back, r.levels[1].lines_written_back],
+        dram_read: r.dram_lines_read,
+        dram_written: r.dram_lines_written,
+        pj: want.pj,
+    };
+    prop_assert_eq!(&got, &want);
+    prop_assert!(
+        (r.energy_pj.total - want.pj).abs() <= 1e-9 * want.pj.max(1.0),
+        "{} vs {}",
+        r.energy_pj.total,
+        want.pj
+    );
+    let by_role: f64 = r.per_role.values().map(|j| j.total).sum();
+    prop_assert!((by_role - r.energy_pj.total).abs() <= 1e-9 * want.pj.max(1.0));
+    let by_level: f64 = r.energy_pj.by_level.iter().sum();
+    prop_assert!((by_level - r.energy_pj.total).abs() <= 1e-9 * want.pj.max(1.0));
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
 
@@ -111,24 +148,23 @@ proptest! {
     fn the_hierarchy_equals_a_naive_inclusive_model((header, events) in trace(), c1 in 1u64..5, extra in 0u64..8) {
         let c2 = c1 + extra;
         let pj = [20.0, 100.0, 1300.0];
-        let mut sim = Hierarchy::new(&header, &[level(c1, pj[0]), level(c2, pj[1])], 64, pj[2], 1).unwrap();
-        events.iter().for_each(|e| sim.event(e));
-        let r = sim.finish();
-        let want = naive(&header, &events, c1 as usize, c2 as usize, pj);
-        let got = Counts {
-            hits: [r.levels[0].hits, r.levels[1].hits],
-            misses: [r.levels[0].misses, r.levels[1].misses],
-            written_back: [r.levels[0].lines_written_back, r.levels[1].lines_written_back],
-            dram_read: r.dram_lines_read,
-            dram_written: r.dram_lines_written,
-            pj: want.pj,
-        };
-        prop_assert_eq!(&got, &want);
-        prop_assert!((r.energy_pj.total - want.pj).abs() <= 1e-9 * want.pj.max(1.0), "{} vs {}", r.energy_pj.total, want.pj);
-        let by_role: f64 = r.per_role.values().map(|j| j.total).sum();
-        prop_assert!((by_role - r.energy_pj.total).abs() <= 1e-9 * want.pj.max(1.0));
-        let by_level: f64 = r.energy_pj.by_level.iter().sum();
-        prop_assert!((by_level - r.energy_pj.total).abs() <= 1e-9 * want.pj.max(1.0));
+        let want = naive(&header, &events, (1, c1 as usize), (1, c2 as usize), pj);
+        check(&header, &events, [level(c1, pj[0]), level(c2, pj[1])], want)?;
+    }
+
+    #[test]
+    fn set_associative_levels_equal_the_naive_model(
+        (header, events) in trace(), w1 in 1u64..4, s1 in 1u64..4, w2 in 1u64..5, s2 in 1u64..5,
+    ) {
+        // Set arrays with their own per-line loop, as the default levels are
+        // (8 and 16 ways, 64 and 1,024 sets).
+        let pj = [20.0, 100.0, 1300.0];
+        let (s2, w2) = (s2 * s1, w2.max(w1));
+        let want = naive(&header, &events, (s1 as usize, w1 as usize), (s2 as usize, w2 as usize), pj);
+        let assoc = |sets: u64, ways: u64| if sets > 1 { Some(ways) } else { None };
+        let l1 = LevelConfig { assoc: assoc(s1, w1), ..level(s1 * w1, pj[0]) };
+        let l2 = LevelConfig { assoc: assoc(s2, w2), ..level(s2 * w2, pj[1]) };
+        check(&header, &events, [l1, l2], want)?;
     }
 }
 
