@@ -18,7 +18,7 @@ use memtrace::{Event, Header, Op, Role};
 use serde::Serialize;
 
 use crate::linecache::{build_cache, set_arrays, Access, Assoc, LineLayout, Policy, PolicyKind, SetArrays};
-use crate::linemap::LineMap;
+use crate::linemap::LineSet;
 use crate::report::{names, ratio, Named, Report, Rows};
 use crate::table::{side_by_side, Value};
 use crate::units::format_size;
@@ -153,7 +153,8 @@ impl Cache {
 struct Level {
     cfg: LevelConfig,
     cache: Cache,
-    dirty: LineMap,
+    dirty: LineSet,
+    /// L1: every line; below, filled in by `finish` from the level above.
     requests: u64,
     hits: u64,
     written_back: u64,
@@ -209,7 +210,15 @@ impl Hierarchy {
                         crate::Error::invalid("opt needs each level's own future, which depends on the levels above")
                     })?),
                 };
-                Ok(Level { cfg, cache, dirty: LineMap::new(), requests: 0, hits: 0, written_back: 0, invalidated: 0 })
+                Ok(Level {
+                    cfg,
+                    cache,
+                    dirty: LineSet::default(),
+                    requests: 0,
+                    hits: 0,
+                    written_back: 0,
+                    invalidated: 0,
+                })
             })
             .collect::<crate::Result<Vec<_>>>()?;
         let n = levels.len();
@@ -244,13 +253,14 @@ impl Hierarchy {
     }
 
     /// A dirty line leaves `level`: it is written into the level below.
+    #[inline]
     fn write_back(&mut self, level: usize, line: u64) {
         self.levels[level].written_back += 1;
         let below = level + 1;
         if below == self.levels.len() {
             self.dram_written += 1;
         } else {
-            self.levels[below].dirty.insert(line, 1);
+            self.levels[below].dirty.insert(line);
         }
         // A victim's buffer is found from its address; requested lines pass
         // their own. Victims come in runs, so the last answer's range is kept.
@@ -268,11 +278,24 @@ impl Hierarchy {
     /// every level above (their dirty copies are the newest data).
     #[inline]
     fn evicted(&mut self, level: usize, victim: u64) {
-        let mut dirty = self.levels[level].dirty.remove(victim).is_some();
+        if level == 0 {
+            // L1's evictions, on most requests: nothing above to drop.
+            if self.levels[0].dirty.remove(victim) {
+                self.write_back(0, victim);
+            }
+            return;
+        }
+        self.evicted_below(level, victim);
+    }
+
+    /// [`Self::evicted`] for the levels below L1.
+    #[inline(never)]
+    fn evicted_below(&mut self, level: usize, victim: u64) {
+        let mut dirty = self.levels[level].dirty.remove(victim);
         for up in 0..level {
             if self.levels[up].cache.remove(victim) {
                 self.levels[up].invalidated += 1;
-                dirty |= self.levels[up].dirty.remove(victim).is_some();
+                dirty |= self.levels[up].dirty.remove(victim);
             }
         }
         if dirty {
@@ -297,14 +320,15 @@ impl Hierarchy {
         // This event's lines all belong to its buffer: their moves are counted in one row.
         let n = self.levels.len();
         let row = role * (n + 1);
+        // Every line is an L1 request; a lower level's requests are the
+        // misses of the level above, counted in `finish`.
+        if let Some(l1) = self.levels.first_mut() {
+            l1.requests += last - first + 1;
+        }
         for line in first..=last {
             let mut served = false;
             for level in 0..n {
-                let a = {
-                    let l = &mut self.levels[level];
-                    l.requests += 1;
-                    l.cache.access(line)
-                };
+                let a = self.levels[level].cache.access(line);
                 if let Some(victim) = a.evicted {
                     self.evicted(level, victim);
                 }
@@ -324,7 +348,7 @@ impl Hierarchy {
             }
             if write {
                 if let Some(l1) = self.levels.first_mut() {
-                    l1.dirty.insert(line, 1);
+                    l1.dirty.insert(line);
                 } else {
                     self.dram_written += 1;
                 }
@@ -354,7 +378,10 @@ impl Hierarchy {
     }
 
     /// The report.
-    pub fn finish(self) -> EnergyReport {
+    pub fn finish(mut self) -> EnergyReport {
+        for i in 1..self.levels.len() {
+            self.levels[i].requests = self.levels[i - 1].requests - self.levels[i - 1].hits;
+        }
         let n = self.levels.len();
         let mut total = Picojoules::new(n);
         let mut per_role = BTreeMap::new();

@@ -153,6 +153,51 @@ impl LineMap {
     }
 }
 
+/// A set of line numbers: a bitset below [`FLAT_LINES`] (grown to the
+/// highest line stored, at most 512 KiB), a hash set above. Keeps no count,
+/// so inserting and removing touch one word and nothing else: the dirty
+/// lines of a cache, updated on most requests.
+#[derive(Default)]
+pub struct LineSet {
+    bits: Vec<u64>,
+    far: std::collections::HashSet<u64, BuildHasherDefault<LineHasher>>,
+}
+
+impl LineSet {
+    /// Adds `line`.
+    #[inline(always)]
+    pub fn insert(&mut self, line: u64) {
+        if line >= FLAT_LINES {
+            self.far.insert(line);
+            return;
+        }
+        let w = (line / 64) as usize;
+        if w >= self.bits.len() {
+            self.grow(w);
+        }
+        self.bits[w] |= 1 << (line % 64);
+    }
+
+    /// Removes `line`; whether it was there.
+    #[inline(always)]
+    pub fn remove(&mut self, line: u64) -> bool {
+        match self.bits.get_mut((line / 64) as usize) {
+            Some(word) => {
+                let bit = 1u64 << (line % 64);
+                let was = *word & bit != 0;
+                *word &= !bit;
+                was
+            }
+            None => line >= FLAT_LINES && self.far.remove(&line),
+        }
+    }
+
+    #[cold]
+    fn grow(&mut self, w: usize) {
+        self.bits.resize((w + 1).next_power_of_two().max(64), 0);
+    }
+}
+
 /// A map from line numbers to `u64`: a [`LineMap`] to a slot of a vector,
 /// so a lookup costs what [`LineMap`]'s does (no hashing for the dense
 /// line numbers of a layout), and memory follows the lines stored.
@@ -243,6 +288,24 @@ mod tests {
             };
             (line, k % 1000, x)
         })
+    }
+
+    #[test]
+    fn line_sets_behave_like_a_hash_set() {
+        let mut m = LineSet::default();
+        let mut model = std::collections::HashSet::new();
+        for (line, _, x) in ops() {
+            if x.is_multiple_of(3) {
+                assert_eq!(m.remove(line), model.remove(&line), "{line}");
+            } else {
+                m.insert(line);
+                model.insert(line);
+            }
+        }
+        for line in model.clone() {
+            assert!(m.remove(line));
+        }
+        assert!(ops().all(|(line, _, _)| !m.remove(line)));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use super::layout::LineLayout;
 use super::policy::{build_cache, Assoc, Policy, PolicyKind};
 use super::queue::{Queue, QueueKind};
 use super::sieve::Sieve;
-use crate::linemap::LineMap;
+use crate::linemap::LineSet;
 
 /// One simulated cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,7 +66,7 @@ impl EventLines {
     fn through<P: Policy + ?Sized>(
         &self,
         policy: &mut P,
-        dirty: &mut LineMap,
+        dirty: &mut LineSet,
         layout: &LineLayout,
         per_buffer: &mut [Traffic],
     ) -> (u64, u64, u64) {
@@ -75,7 +75,7 @@ impl EventLines {
             let a = policy.access(l);
             hits += a.hit as u64;
             if let Some(v) = a.evicted {
-                if dirty.remove(v).is_some() {
+                if dirty.remove(v) {
                     total_wb += self.line;
                     match layout.owner(v) {
                         Some(owner) if owner == self.buffer => own_wb += self.line,
@@ -86,7 +86,7 @@ impl EventLines {
             }
             if self.write {
                 if a.resident {
-                    dirty.insert(l, 1);
+                    dirty.insert(l);
                 } else {
                     total_wb += self.line;
                     own_wb += self.line;
@@ -147,7 +147,7 @@ pub struct LineCacheSim {
     policy: SimPolicy,
     layout: LineLayout,
     /// Lines written since they were fetched (value 1).
-    dirty: LineMap,
+    dirty: LineSet,
     total: Traffic,
     per_buffer: Vec<Traffic>,
     names: Vec<String>,
