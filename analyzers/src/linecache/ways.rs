@@ -54,11 +54,20 @@ impl SetArrays {
 /// simulation).
 #[inline(always)]
 fn push_out<const W: usize>(row: &mut [u64], key: u64) -> u64 {
-    let Ok(row) = <&mut [u64; W]>::try_from(row) else { unreachable!("a row of {W} slots") };
-    let old = *row;
-    row[1..].copy_from_slice(&old[..W - 1]);
-    row[0] = key;
+    let Ok(fixed) = <&mut [u64; W]>::try_from(&mut *row) else { return push_out_any(row, key) };
+    let old = *fixed;
+    fixed[1..].copy_from_slice(&old[..W - 1]);
+    fixed[0] = key;
     old[W - 1]
+}
+
+/// [`push_out`] for a row of any length.
+#[inline(always)]
+fn push_out_any(row: &mut [u64], key: u64) -> u64 {
+    let victim = row[row.len() - 1];
+    row.rotate_right(1);
+    row[0] = key;
+    victim
 }
 
 impl Policy for SetArrays {
@@ -77,12 +86,7 @@ impl Policy for SetArrays {
         let victim = match row.len() {
             8 => push_out::<8>(row, key),
             16 => push_out::<16>(row, key),
-            _ => {
-                let victim = row[row.len() - 1];
-                row.rotate_right(1);
-                row[0] = key;
-                victim
-            }
+            _ => push_out_any(row, key),
         };
         Access { hit: false, resident: true, evicted: victim.checked_sub(1) }
     }
