@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
+use memtrace_analyzers::linecache::LineRequestCount;
+
 const DEFAULT_EVENTS: u64 = 100_000_000;
 /// Width of the command column.
 const W: usize = 74;
@@ -60,16 +62,12 @@ fn record(record: &Path, epochs: u64, out: &Path) -> Result<u64, String> {
     recorded_events(&text).ok_or_else(|| format!("no event count in record's output: {text}"))
 }
 
-/// The line requests of a trace, from `analyze cache --granularity line --json`'s `requests`.
-fn line_requests(analyze: &Path, trace: &Path) -> Option<u64> {
-    let out = Command::new(analyze)
-        .args(["cache", "--granularity", "line", "--size", "64B", "--json"])
-        .arg(trace)
-        .output()
-        .ok()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let at = text.find("\"requests\":")?;
-    text[at + 11..].trim_start().split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+/// The 64-byte line requests of a trace, counted from its events (the
+/// count every line analyzer makes first).
+fn line_requests(trace: &Path) -> Option<u64> {
+    let reader = memtrace::TraceReader::open(trace).ok()?;
+    let total = memtrace_analyzers::replay(reader, |h| LineRequestCount::new(h, 64)).ok()?;
+    u64::try_from(total).ok()
 }
 
 pub fn large_trace(dir: &Path) {
@@ -118,7 +116,7 @@ pub fn large_trace(dir: &Path) {
             return;
         }
     }
-    let lines = line_requests(&analyze, &zst).unwrap_or(0);
+    let lines = line_requests(&zst).unwrap_or(0);
     println!(
         "large trace: record --hidden 1000 --lr 0.001 --epochs {epochs} -o large.zst: {:.1} M events, {:.2} G line requests, recorded in {record_secs:.1} s",
         events as f64 / 1e6,
