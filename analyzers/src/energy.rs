@@ -172,8 +172,6 @@ pub struct Hierarchy {
     bytes: u64,
     /// Each buffer's role, as an index into [`Role::ALL`].
     roles: Vec<usize>,
-    /// The owner of the last line written back, and the lines with the same owner.
-    recent_owner: (Option<u32>, u64, u64, usize),
     /// Bytes accessed (what L1 serves), by role index.
     bytes_by_role: Vec<u64>,
     /// Lines moved into or out of each level (DRAM last), by role index:
@@ -231,7 +229,6 @@ impl Hierarchy {
             dram_written: 0,
             bytes: 0,
             roles: header.buffers.iter().map(|b| role_index(b.role)).collect(),
-            recent_owner: (None, 0, 0, 0),
             bytes_by_role: vec![0; Role::ALL.len()],
             moves_by_role: vec![0; Role::ALL.len() * (n + 1)],
             steps: 0,
@@ -262,15 +259,8 @@ impl Hierarchy {
         } else {
             self.levels[below].dirty.insert(line);
         }
-        // A victim's buffer is found from its address; requested lines pass
-        // their own. Victims come in runs, so the last answer's range is kept.
-        let (owner, lo, hi, placed) = self.recent_owner;
-        let owner = if (lo..hi).contains(&line) && placed == self.layout.placed() {
-            owner
-        } else {
-            self.recent_owner = self.layout.owner_range(line);
-            self.recent_owner.0
-        };
+        // A victim's buffer is found from its address; requested lines pass their own.
+        let owner = self.layout.owner(line);
         self.move_line(below, owner);
     }
 

@@ -68,16 +68,10 @@ impl DepthStack {
         self.time.get(slot as usize).copied().filter(|&t| t != NONE)
     }
 
-    /// Occupied times before `t`.
-    #[inline]
-    fn before(&self, t: usize) -> usize {
-        self.times.before(t)
-    }
-
     /// The depth of the slot at time `t` (1 = top).
     #[inline]
     pub fn depth_at(&self, t: u32) -> u64 {
-        (self.len - self.before(t as usize)) as u64
+        (self.len - self.times.before(t as usize)) as u64
     }
 
     /// The depth of `slot` (1 = top), or `None` when it is not on the stack.

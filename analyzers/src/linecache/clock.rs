@@ -41,13 +41,8 @@ impl Policy for Clock {
                 nodes[h as usize].freq -= 1;
                 h = nodes[h as usize].next;
             }
-            let n = &mut nodes[h as usize];
-            let victim = n.line;
-            n.line = line;
-            n.freq = 0;
-            self.hand = n.next;
-            self.slab.map.remove(victim);
-            self.slab.map.insert(line, h);
+            self.hand = nodes[h as usize].next;
+            let victim = self.slab.reuse(h, line);
             return Access { hit: false, resident: true, evicted: Some(victim) };
         }
         // A new head: just before the hand.

@@ -2,6 +2,8 @@
 //! address 0 in order of first appearance, each aligned up to a line, and
 //! an event's line requests.
 
+use std::cell::Cell;
+
 use memtrace::{Event, Header, Op};
 
 /// Where each buffer's bytes are, assigned at the buffer's first appearance.
@@ -13,6 +15,10 @@ pub struct LineLayout {
     next_free: u64,
     /// Buffers in the order they were placed, with their base address.
     placed: Vec<(u64, u32)>,
+    /// The last [`Self::owner`] answer, for the lines `lo..hi` that share it:
+    /// victims come in runs, so most lookups need no search. Cleared when a
+    /// buffer is placed.
+    recent_owner: Cell<(u64, u64, Option<u32>)>,
 }
 
 impl LineLayout {
@@ -25,6 +31,7 @@ impl LineLayout {
             elem: header.buffers.iter().map(|b| b.elem_size as u64).collect(),
             next_free: 0,
             placed: Vec::new(),
+            recent_owner: Cell::new((0, 0, None)),
         }
     }
 
@@ -37,6 +44,7 @@ impl LineLayout {
             self.base[b] = base;
             self.next_free = base.saturating_add(self.len_bytes[b]);
             self.placed.push((base, e.buffer));
+            self.recent_owner.set((0, 0, None));
         }
         let start = self.base[b].saturating_add(e.offset.saturating_mul(self.elem[b]));
         let end = start.saturating_add((e.len as u64).saturating_mul(self.elem[b]));
@@ -50,26 +58,19 @@ impl LineLayout {
     }
 
     /// The buffer that owns `line` (the last placed at or before its address).
+    #[inline]
     pub fn owner(&self, line: u64) -> Option<u32> {
-        let addr = line.saturating_mul(self.line);
-        let i = self.placed.partition_point(|&(base, _)| base <= addr);
-        (i > 0).then(|| self.placed[i - 1].1)
-    }
-
-    /// [`Self::owner`] of `line`, with the lines `lo..hi` that have the same
-    /// answer while no other buffer is placed, and the number placed
-    /// (callers that ask again and again keep the answer for that range).
-    pub fn owner_range(&self, line: u64) -> (Option<u32>, u64, u64, usize) {
+        let (lo, hi, owner) = self.recent_owner.get();
+        if (lo..hi).contains(&line) {
+            return owner;
+        }
         let addr = line.saturating_mul(self.line);
         let i = self.placed.partition_point(|&(base, _)| base <= addr);
         let lo = if i == 0 { 0 } else { self.placed[i - 1].0 / self.line };
         let hi = self.placed.get(i).map_or(u64::MAX, |&(base, _)| base / self.line);
-        ((i > 0).then(|| self.placed[i - 1].1), lo, hi, self.placed.len())
-    }
-
-    /// Buffers placed so far.
-    pub fn placed(&self) -> usize {
-        self.placed.len()
+        let owner = (i > 0).then(|| self.placed[i - 1].1);
+        self.recent_owner.set((lo, hi, owner));
+        owner
     }
 
     /// Line size in bytes.
@@ -193,6 +194,27 @@ mod tests {
                 let expanded = requests(&mut layout, std::slice::from_ref(&e)).count() as u64;
                 let elem = u64::from(h.buffers[buffer as usize].elem_size);
                 assert_eq!(line_requests(&e, elem, line.trailing_zeros()), expanded, "{line} {offset} {len}");
+            }
+        }
+    }
+
+    /// Owners, remembered for a range of lines, stay what a search over the
+    /// placed buffers says while buffers keep being placed after them.
+    #[test]
+    fn owners_follow_placements() {
+        let mut h = Header::new("t", "0");
+        for (name, len) in [("a", 100u64), ("b", 7), ("c", 300)] {
+            h.add_buffer(memtrace::Buffer { name: name.into(), len, elem_size: 4, role: memtrace::Role::Other })
+                .unwrap();
+        }
+        let mut layout = LineLayout::new(&h, 64);
+        let search = |layout: &LineLayout, line: u64| {
+            layout.placed.iter().rev().find(|&&(base, _)| base <= line * 64).map(|&(_, b)| b)
+        };
+        for buffer in [1u32, 0, 2] {
+            layout.lines(&Event { offset: 0, len: 1, buffer, step: 0, op: Op::Read });
+            for line in (0..40).chain((0..40).rev()) {
+                assert_eq!(layout.owner(line), search(&layout, line), "line {line} after placing {buffer}");
             }
         }
     }

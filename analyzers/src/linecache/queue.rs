@@ -37,13 +37,7 @@ impl Policy for Queue {
         }
         if self.q.len >= self.cap {
             let t = self.q.tail;
-            // The victim's node becomes the new line's: no trip through the free list.
-            let victim = self.slab.nodes[t as usize].line;
-            self.slab.map.remove(victim);
-            self.slab.map.insert(line, t);
-            let n = &mut self.slab.nodes[t as usize];
-            n.line = line;
-            n.freq = 0;
+            let victim = self.slab.reuse(t, line);
             self.slab.move_to_head(&mut self.q, t);
             return Access { hit: false, resident: true, evicted: Some(victim) };
         }

@@ -34,14 +34,8 @@ impl Policy for Sieve {
                 o = if prev == NIL { self.q.tail } else { prev };
             }
             self.hand = self.slab.nodes[o as usize].prev;
-            // The victim's node becomes the new line's, at the head: what
-            // freeing it and allocating the next would do, without the free list.
-            let victim = self.slab.nodes[o as usize].line;
-            self.slab.map.remove(victim);
-            self.slab.map.insert(line, o);
-            let n = &mut self.slab.nodes[o as usize];
-            n.line = line;
-            n.freq = 0;
+            // The victim's node becomes the new line's, at the head.
+            let victim = self.slab.reuse(o, line);
             self.slab.move_to_head(&mut self.q, o);
             return Access { hit: false, resident: true, evicted: Some(victim) };
         }

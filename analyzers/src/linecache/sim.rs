@@ -146,7 +146,7 @@ pub struct LineCacheSim {
     cfg: LineConfig,
     policy: SimPolicy,
     layout: LineLayout,
-    /// Lines written since they were fetched (value 1).
+    /// Lines written since they were fetched.
     dirty: LineSet,
     total: Traffic,
     per_buffer: Vec<Traffic>,

@@ -140,6 +140,20 @@ impl Slab {
         i
     }
 
+    /// Node `i` takes `line` in place of its own, which it returns, with
+    /// its count cleared: what freeing it and allocating `line` would do,
+    /// without the trip through the free list.
+    #[inline(always)]
+    pub(crate) fn reuse(&mut self, i: u32, line: u64) -> u64 {
+        let victim = self.nodes[i as usize].line;
+        self.map.remove(victim);
+        self.map.insert(line, i);
+        let n = &mut self.nodes[i as usize];
+        n.line = line;
+        n.freq = 0;
+        victim
+    }
+
     #[inline]
     pub(crate) fn release(&mut self, i: u32) {
         let line = self.nodes[i as usize].line;
