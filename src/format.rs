@@ -161,6 +161,7 @@ impl Buffer {
 
 /// Read or write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
 pub enum Op {
     /// A read of elements.
     Read = 0,
@@ -183,18 +184,22 @@ impl Op {
 }
 
 /// One access: elements `[offset, offset + len)` of buffer `buffer`.
+///
+/// The fields are laid out as the record's (`repr(C)`, little-endian
+/// machines), so that decoding a checked record compiles to a copy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(C)]
 pub struct Event {
-    /// The buffer accessed.
-    pub buffer: BufferId,
-    /// Read or write.
-    pub op: Op,
     /// The first element accessed.
     pub offset: u64,
     /// Elements accessed (at least 1).
     pub len: u32,
+    /// The buffer accessed.
+    pub buffer: BufferId,
     /// The producer's step (training step, tick) of the access.
     pub step: u32,
+    /// Read or write.
+    pub op: Op,
 }
 
 impl Event {
@@ -587,6 +592,45 @@ pub(crate) fn decode_event(r: &[u8], buffers: &[Buffer], offset: u64, decompress
     Ok(Event { buffer, op, offset: elem_offset, len, step })
 }
 
+/// Decodes `records` (whole records, the first at raw-trace byte `offset`)
+/// onto `out`, each checked as [`decode_event`] checks it. `lens` holds each
+/// buffer's length. The records are checked together, without a branch per
+/// rule (decoding is a third of reading a raw trace); if any fails, the
+/// records are decoded again one by one for the first error's message, and
+/// `out` is left as it was.
+pub(crate) fn decode_events(
+    records: &[u8],
+    buffers: &[Buffer],
+    lens: &[u64],
+    offset: u64,
+    decompressed: bool,
+    out: &mut Vec<Event>,
+) -> Result<()> {
+    let kept = out.len();
+    let mut bad = false;
+    let (whole, _) = records.as_chunks::<EVENT_LEN>();
+    out.extend(whole.iter().map(|r| {
+        // Fixed-size arrays: each field is one load.
+        let word = |i: usize| u32::from_le_bytes([r[i], r[i + 1], r[i + 2], r[i + 3]]);
+        let elem_offset = u64::from_le_bytes([r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]]);
+        let (len, buffer, step, op_and_reserved) = (word(8), word(12), word(16), word(20));
+        // An unknown buffer has room for nothing; len >= 1 makes the end pass it.
+        let room = lens.get(buffer as usize).copied().unwrap_or(0);
+        let (end, wrapped) = elem_offset.overflowing_add(len as u64);
+        bad |= (op_and_reserved > 1) | (len == 0) | wrapped | (end > room);
+        let op = if op_and_reserved == 1 { Op::Write } else { Op::Read };
+        Event { buffer, op, offset: elem_offset, len, step }
+    }));
+    if !bad {
+        return Ok(());
+    }
+    out.truncate(kept);
+    for (i, r) in records.chunks_exact(EVENT_LEN).enumerate() {
+        decode_event(r, buffers, offset + (i * EVENT_LEN) as u64, decompressed)?;
+    }
+    Err(Error::invalid("a record failed the batched check but passes alone"))
+}
+
 /// The footer: event count and CRC-32 of every byte before it.
 pub(crate) fn encode_footer(event_count: u64, crc: u32) -> [u8; FOOTER_LEN] {
     let mut f = [0u8; FOOTER_LEN];
@@ -640,6 +684,51 @@ mod tests {
         let bad_id = Event { buffer: 1, ..e };
         let err = decode_event(&bad_id.encode(), &buffers, 48, false).unwrap_err();
         assert_eq!(err.byte_offset(), Some(60));
+    }
+
+    /// The batched decoder against the record-by-record one, the oracle:
+    /// the same events, or an error at the same byte.
+    #[test]
+    fn batched_decoding_matches_one_by_one() {
+        use proptest::prelude::*;
+        let buffers = vec![Buffer::new("a", 100, Role::Other), Buffer::new("b", u64::MAX, Role::Other)];
+        let lens: Vec<u64> = buffers.iter().map(|b| b.len).collect();
+        let word = prop_oneof![Just(0u32), Just(1), Just(2), Just(99), Just(100), Just(u32::MAX), any::<u32>()];
+        let offset = prop_oneof![Just(0u64), Just(90), Just(100), Just(u64::MAX - 5), Just(u64::MAX), any::<u64>()];
+        let record = (offset, word.clone(), 0u32..3, any::<u32>(), 0u8..3, prop_oneof![Just(0u8), any::<u8>()]);
+        let records = proptest::collection::vec(record, 0..6);
+        proptest!(ProptestConfig::with_cases(4000), |(records in records)| {
+            let mut bytes = Vec::new();
+            for (off, len, buffer, step, op, reserved) in &records {
+                let mut r = [0u8; EVENT_LEN];
+                r[0..8].copy_from_slice(&off.to_le_bytes());
+                r[8..12].copy_from_slice(&len.to_le_bytes());
+                r[12..16].copy_from_slice(&buffer.to_le_bytes());
+                r[16..20].copy_from_slice(&step.to_le_bytes());
+                r[20] = *op;
+                r[22] = *reserved;
+                bytes.extend_from_slice(&r);
+            }
+            let one_by_one: Result<Vec<Event>> = bytes
+                .chunks_exact(EVENT_LEN)
+                .enumerate()
+                .map(|(i, r)| decode_event(r, &buffers, 48 + (i * EVENT_LEN) as u64, true))
+                .collect();
+            let mut batched = vec![Event { buffer: 0, op: Op::Read, offset: 0, len: 1, step: 0 }];
+            let got = decode_events(&bytes, &buffers, &lens, 48, true, &mut batched);
+            match one_by_one {
+                Ok(events) => {
+                    prop_assert!(got.is_ok());
+                    prop_assert_eq!(&batched[1..], &events[..]);
+                }
+                Err(e) => {
+                    let got = got.unwrap_err();
+                    prop_assert_eq!(got.byte_offset(), e.byte_offset());
+                    prop_assert_eq!(got.to_string(), e.to_string());
+                    prop_assert_eq!(batched.len(), 1);
+                }
+            }
+        });
     }
 
     #[test]

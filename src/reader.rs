@@ -1,7 +1,10 @@
 //! Reading traces: one reader for both encodings, told apart by their first
 //! bytes. Files are read batch by batch (never memory-mapped: a mapped file
 //! truncated under the reader raises SIGBUS), zstd through a fixed-size
-//! window, so no reader holds a whole trace in memory.
+//! window, so no reader holds a whole trace in memory. The work overlaps
+//! the caller's: a raw stream is read, checked and decoded on its own
+//! thread ([`DecodeAhead`]), a zstd stream decompressed on its own thread
+//! ([`ReadAhead`]) and decoded on the caller's.
 //!
 //! Every reader checks the structure of every event, the footer's event
 //! count and the CRC-32 of the whole content as it goes: a damaged trace
@@ -20,7 +23,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::format::{self, Event, Header, EVENT_LEN, FOOTER_LEN, PREFIX_LEN, ZSTD_MAGIC, ZSTD_TRAILER_LEN};
 
 /// Events handed out per batch.
-const BATCH_EVENTS: usize = 16 * 1024;
+const BATCH_EVENTS: usize = 4 * 1024;
 
 /// How the trace bytes are stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,20 +79,42 @@ enum Source {
 pub struct TraceReader {
     header: Header,
     encoding: Encoding,
+    header_len: u64,
+    /// The header bytes, kept for a content hash asked for after opening.
+    header_bytes: Vec<u8>,
+    /// Bytes of the file consumed (compressed bytes for zstd), for progress bars.
+    file_pos: Arc<AtomicU64>,
+    file_len: Option<u64>,
+    decoding: Decoding,
+    /// Decode on a thread of its own from the first batch on (raw streams).
+    decode_ahead: bool,
+}
+
+/// Where batches are decoded.
+enum Decoding {
+    /// On the caller's thread, as they are asked for.
+    Here(Box<Decoder>),
+    /// On the `memtrace-decode` thread, a few batches ahead.
+    Ahead(DecodeAhead),
+}
+
+/// Everything decoding needs: the source, the position and the running
+/// checks. It runs on the caller's thread or on the decode-ahead thread;
+/// either way it decodes and checks the same bytes in the same order.
+struct Decoder {
+    buffers: Vec<format::Buffer>,
+    /// Each buffer's length, for the batched bounds check.
+    lens: Vec<u64>,
+    encoding: Encoding,
     source: Source,
     /// Raw-trace bytes consumed so far (the position of the next record).
     pos: u64,
-    header_len: u64,
     crc: crc32fast::Hasher,
-    /// The header bytes, kept for a content hash asked for after opening.
-    header_bytes: Vec<u8>,
     sha256: Option<Sha256>,
     events: Vec<Event>,
     events_read: u64,
     summary: Option<TraceSummary>,
-    /// Bytes of the file consumed (compressed bytes for zstd), for progress bars.
     file_pos: Arc<AtomicU64>,
-    file_len: Option<u64>,
     /// For zstd input: the seal over the compressed bytes.
     seal: Option<Arc<std::sync::Mutex<CompressedSeal>>>,
     /// The stored bytes have run out (see [`CountingReader`]).
@@ -124,6 +149,16 @@ struct CompressedSeal {
 
 impl CompressedSeal {
     fn feed(&mut self, bytes: &[u8]) {
+        if bytes.len() >= ZSTD_TRAILER_LEN {
+            // The held-back bytes and all but the last trailer's worth are sealed.
+            let (sealed, held) = bytes.split_at(bytes.len() - ZSTD_TRAILER_LEN);
+            self.crc.update(&self.tail);
+            self.crc.update(sealed);
+            self.len += (self.tail.len() + sealed.len()) as u64;
+            self.tail.clear();
+            self.tail.extend_from_slice(held);
+            return;
+        }
         self.tail.extend_from_slice(bytes);
         if self.tail.len() > ZSTD_TRAILER_LEN {
             let done = self.tail.len() - ZSTD_TRAILER_LEN;
@@ -165,7 +200,8 @@ impl CompressedSeal {
 struct CountingReader<R> {
     inner: R,
     count: Arc<AtomicU64>,
-    seal: Arc<std::sync::Mutex<CompressedSeal>>,
+    /// For zstd input only: raw bytes are checked by the trace's own CRC.
+    seal: Option<Arc<std::sync::Mutex<CompressedSeal>>>,
     /// Set when the stored bytes have run out: a zstd error after that is
     /// a file cut short, not damage inside it.
     ended: Arc<std::sync::atomic::AtomicBool>,
@@ -178,19 +214,18 @@ impl<R: Read> Read for CountingReader<R> {
             self.ended.store(true, Ordering::Relaxed);
         }
         self.count.fetch_add(n as u64, Ordering::Relaxed);
-        if let Ok(mut seal) = self.seal.lock() {
+        if let Some(Ok(mut seal)) = self.seal.as_ref().map(|s| s.lock()) {
             seal.feed(&buf[..n]);
         }
         Ok(n)
     }
 }
 
-/// Reading (and, for zstd, decompression) on its own thread, a few chunks
-/// ahead of the reader: on two cores an analysis of a zstd trace takes
-/// about as long as the decompression alone, instead of the two added up,
-/// and of a raw trace, the copies out of the page cache (a fifth of
-/// `ard`'s time) overlap the analysis. The bytes and the errors arrive in
-/// order, so nothing else changes.
+/// Decompression on its own thread, a few chunks ahead of the reader: on
+/// two cores an analysis of a zstd trace takes about as long as the
+/// decompression alone, instead of the two added up. The bytes and the
+/// errors arrive in order, so nothing else changes. (Raw traces are read
+/// by [`DecodeAhead`], which decodes as well, with no copy in between.)
 struct ReadAhead {
     chunks: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
     current: Vec<u8>,
@@ -359,22 +394,32 @@ impl TraceReader {
         crc.update(&map[..header_len]);
         let file_len = map.len() as u64;
         let header_bytes = map[..header_len].to_vec();
-        Ok(TraceReader {
-            header,
+        let file_pos = Arc::new(AtomicU64::new(header_len as u64));
+        let decoder = Decoder {
+            buffers: header.buffers.clone(),
+            lens: header.buffers.iter().map(|b| b.len).collect(),
             encoding: Encoding::Raw,
             source: Source::Mapped { map, pos: header_len },
             pos: header_len as u64,
-            header_len: header_len as u64,
             crc,
-            header_bytes,
             sha256: None,
             events: Vec::with_capacity(BATCH_EVENTS),
             events_read: 0,
             summary: None,
-            file_pos: Arc::new(AtomicU64::new(header_len as u64)),
-            file_len: Some(file_len),
+            file_pos: file_pos.clone(),
             seal: None,
             input_ended: Arc::default(),
+        };
+        Ok(TraceReader {
+            header,
+            encoding: Encoding::Raw,
+            header_len: header_len as u64,
+            header_bytes,
+            file_pos,
+            file_len: Some(file_len),
+            decoding: Decoding::Here(Box::new(decoder)),
+            // Already in memory: nothing to overlap with decoding.
+            decode_ahead: false,
         })
     }
 
@@ -384,30 +429,36 @@ impl TraceReader {
     }
 
     fn from_stream_sized(inner: Box<dyn Read + Send>, file_len: Option<u64>) -> Result<TraceReader> {
-        let file_pos = Arc::new(AtomicU64::new(0));
-        let input_ended = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let seal = Arc::new(std::sync::Mutex::new(CompressedSeal::default()));
-        let mut counted: Box<dyn Read + Send> =
-            Box::new(CountingReader { inner, count: file_pos.clone(), seal: seal.clone(), ended: input_ended.clone() });
+        let mut inner = inner;
         // The magic and, for zstd, the frame header's window descriptor.
         let mut magic = [0u8; 6];
-        let n = read_full(&mut counted, &mut magic)?;
+        let n = read_full(&mut *inner, &mut magic)?;
         if n == 0 {
             return Err(Error::new(ErrorKind::Empty));
         }
+        let file_pos = Arc::new(AtomicU64::new(n as u64));
+        let input_ended = Arc::new(std::sync::atomic::AtomicBool::new(n < magic.len()));
         let is_zstd = n >= 4 && magic[..4] == ZSTD_MAGIC;
         if is_zstd {
             if let Some(window) = zstd_window(&magic[..n]).filter(|&w| w > MAX_ZSTD_WINDOW) {
                 return Err(Error::new(ErrorKind::ZstdWindow { needed: window, allowed: MAX_ZSTD_WINDOW }));
             }
         }
+        let seal = is_zstd.then(|| {
+            let mut seal = CompressedSeal::default();
+            seal.feed(&magic[..n]);
+            Arc::new(std::sync::Mutex::new(seal))
+        });
+        let counted = CountingReader { inner, count: file_pos.clone(), seal: seal.clone(), ended: input_ended.clone() };
         let head = io::Cursor::new(magic[..n].to_vec());
         let chained: Box<dyn Read + Send> = Box::new(head.chain(counted));
+        // zstd is decompressed on a thread of its own and decoded here; a raw
+        // trace is read and decoded on one thread (see `DecodeAhead`).
         let (mut inner, encoding, decompressed): (Box<dyn Read + Send>, _, _) = if is_zstd {
             let dec = zstd::stream::read::Decoder::new(chained).map_err(|e| Error::new(ErrorKind::Compression(e)))?;
             (Box::new(ReadAhead::spawn(Box::new(dec))?), Encoding::Zstd, true)
         } else {
-            (Box::new(ReadAhead::spawn(chained)?), Encoding::Raw, false)
+            (chained, Encoding::Raw, false)
         };
         let io_err = |e: io::Error, at: u64| stream_error(e, at, decompressed, input_ended.load(Ordering::Relaxed));
         let mut prefix = [0u8; PREFIX_LEN];
@@ -435,8 +486,9 @@ impl TraceReader {
         let header = format::decode_header(&header_bytes, decompressed)?;
         let mut crc = crc32fast::Hasher::new();
         crc.update(&header_bytes);
-        Ok(TraceReader {
-            header,
+        let decoder = Decoder {
+            buffers: header.buffers.clone(),
+            lens: header.buffers.iter().map(|b| b.len).collect(),
             encoding,
             source: Source::Stream {
                 inner,
@@ -446,17 +498,24 @@ impl TraceReader {
                 eof: false,
             },
             pos: hl as u64,
-            header_len: hl as u64,
             crc,
-            header_bytes,
             sha256: None,
             events: Vec::with_capacity(BATCH_EVENTS),
             events_read: 0,
             summary: None,
+            file_pos: file_pos.clone(),
+            seal,
+            input_ended,
+        };
+        Ok(TraceReader {
+            header,
+            encoding,
+            header_len: hl as u64,
+            header_bytes,
             file_pos,
             file_len,
-            seal: (encoding == Encoding::Zstd).then_some(seal),
-            input_ended,
+            decoding: Decoding::Here(Box::new(decoder)),
+            decode_ahead: encoding == Encoding::Raw,
         })
     }
 
@@ -483,20 +542,51 @@ impl TraceReader {
     /// Also computes the SHA-256 of the raw trace while reading; call before
     /// the first batch. The digest is in the summary.
     pub fn compute_content_hash(&mut self) {
-        if self.sha256.is_none() && self.events_read == 0 {
-            let mut h = Sha256::new();
-            h.update(&self.header_bytes);
-            self.sha256 = Some(h);
+        if let Decoding::Here(d) = &mut self.decoding {
+            if d.sha256.is_none() && d.events_read == 0 {
+                let mut h = Sha256::new();
+                h.update(&self.header_bytes);
+                d.sha256 = Some(h);
+            }
         }
     }
 
     /// The summary, once the last batch has been read and checked.
     pub fn summary(&self) -> Option<TraceSummary> {
-        self.summary
+        match &self.decoding {
+            Decoding::Here(d) => d.summary,
+            Decoding::Ahead(a) => a.summary,
+        }
     }
 
     /// The next batch of events, or `None` after the footer was read and checked.
     pub fn next_batch(&mut self) -> Result<Option<&[Event]>> {
+        if std::mem::take(&mut self.decode_ahead) {
+            // Hand the decoder to its thread; should the thread not start,
+            // decoding simply stays here.
+            let placeholder = Decoding::Ahead(DecodeAhead::finished());
+            if let Decoding::Here(d) = std::mem::replace(&mut self.decoding, placeholder) {
+                self.decoding = DecodeAhead::spawn(d);
+            }
+        }
+        match &mut self.decoding {
+            Decoding::Here(d) => d.next_batch(),
+            Decoding::Ahead(a) => a.next_batch(),
+        }
+    }
+
+    /// Reads the rest of the trace, handing each batch to `f`.
+    pub fn for_each_batch(mut self, mut f: impl FnMut(&[Event])) -> Result<TraceSummary> {
+        while let Some(batch) = self.next_batch()? {
+            f(batch);
+        }
+        self.summary().ok_or_else(|| Error::invalid("the trace ended without a summary"))
+    }
+}
+
+impl Decoder {
+    /// The next batch of events, or `None` after the footer was read and checked.
+    fn next_batch(&mut self) -> Result<Option<&[Event]>> {
         if self.summary.is_some() {
             return Ok(None);
         }
@@ -554,11 +644,7 @@ impl TraceReader {
             }
         };
         self.events.clear();
-        let base = self.pos;
-        for (i, r) in window.chunks_exact(EVENT_LEN).enumerate() {
-            let at = base + (i * EVENT_LEN) as u64;
-            self.events.push(format::decode_event(r, &self.header.buffers, at, decompressed)?);
-        }
+        format::decode_events(window, &self.buffers, &self.lens, self.pos, decompressed, &mut self.events)?;
         self.crc.update(window);
         if let Some(h) = &mut self.sha256 {
             h.update(window);
@@ -623,13 +709,101 @@ impl TraceReader {
         });
         Ok(())
     }
+}
 
-    /// Reads the rest of the trace, handing each batch to `f`.
-    pub fn for_each_batch(mut self, mut f: impl FnMut(&[Event])) -> Result<TraceSummary> {
-        while let Some(batch) = self.next_batch()? {
-            f(batch);
+/// Reading, decoding and checking a raw trace on a thread of its own, a few
+/// batches ahead of the analysis: on two cores the copy out of the page
+/// cache, the CRC and the decoding overlap the analysis instead of adding to
+/// it. Batches travel by ownership and their vectors come back to be
+/// refilled, so no event is copied and nothing is allocated per batch. The
+/// batches, the errors and the summary arrive in order, so a caller sees
+/// exactly what decoding on its own thread would give.
+struct DecodeAhead {
+    batches: std::sync::mpsc::Receiver<Result<Decoded>>,
+    spent: std::sync::mpsc::Sender<Vec<Event>>,
+    current: Vec<Event>,
+    summary: Option<TraceSummary>,
+    ended: bool,
+}
+
+enum Decoded {
+    Batch(Vec<Event>),
+    End(TraceSummary),
+}
+
+/// Decoded batches in flight.
+const AHEAD_BATCHES: usize = 4;
+
+impl DecodeAhead {
+    /// A stand-in that yields nothing.
+    fn finished() -> DecodeAhead {
+        let (_, batches) = std::sync::mpsc::sync_channel(0);
+        let (spent, _) = std::sync::mpsc::channel();
+        DecodeAhead { batches, spent, current: Vec::new(), summary: None, ended: true }
+    }
+
+    fn next_batch(&mut self) -> Result<Option<&[Event]>> {
+        if self.ended {
+            return Ok(None);
         }
-        self.summary.ok_or_else(|| Error::invalid("the trace ended without a summary"))
+        let spent = std::mem::take(&mut self.current);
+        if spent.capacity() > 0 {
+            let _ = self.spent.send(spent); // the thread may have finished
+        }
+        match self.batches.recv() {
+            Ok(Ok(Decoded::Batch(events))) => {
+                self.current = events;
+                Ok(Some(&self.current))
+            }
+            Ok(Ok(Decoded::End(summary))) => {
+                self.summary = Some(summary);
+                self.ended = true;
+                Ok(None)
+            }
+            Ok(Err(e)) => {
+                self.ended = true;
+                Err(e)
+            }
+            Err(_) => {
+                self.ended = true;
+                Err(Error::invalid("the decoding thread stopped before the end of the trace"))
+            }
+        }
+    }
+
+    /// Starts decoding `d` on its own thread, or keeps it here if no thread starts.
+    fn spawn(d: Box<Decoder>) -> Decoding {
+        let (to_reader, batches) = std::sync::mpsc::sync_channel(AHEAD_BATCHES);
+        let (spent, spent_rx) = std::sync::mpsc::channel::<Vec<Event>>();
+        // The decoder goes to the thread once it has started, so that it
+        // stays here should no thread start.
+        let (hand_over, handed) = std::sync::mpsc::channel::<Box<Decoder>>();
+        let started = std::thread::Builder::new().name("memtrace-decode".into()).spawn(move || {
+            let Ok(mut d) = handed.recv() else { return };
+            loop {
+                let msg = match d.next_batch().map(|b| b.is_some()) {
+                    Ok(true) => {
+                        let fresh = spent_rx.try_recv().unwrap_or_else(|_| Vec::with_capacity(BATCH_EVENTS));
+                        Ok(Decoded::Batch(std::mem::replace(&mut d.events, fresh)))
+                    }
+                    Ok(false) => {
+                        d.summary.map(Decoded::End).ok_or_else(|| Error::invalid("the trace ended without a summary"))
+                    }
+                    Err(e) => Err(e),
+                };
+                let last = !matches!(msg, Ok(Decoded::Batch(_)));
+                if to_reader.send(msg).is_err() || last {
+                    return; // done, or the reader is gone
+                }
+            }
+        });
+        if started.is_err() {
+            return Decoding::Here(d);
+        }
+        match hand_over.send(d) {
+            Ok(()) => Decoding::Ahead(DecodeAhead { batches, spent, current: Vec::new(), summary: None, ended: false }),
+            Err(std::sync::mpsc::SendError(d)) => Decoding::Here(d),
+        }
     }
 }
 
