@@ -160,6 +160,7 @@ pub(crate) fn ratio(num: u128, den: u64) -> f64 {
 
 impl crate::Analyzer for Ard {
     type Output = ArdReport;
+    #[inline]
     fn event(&mut self, e: &Event) {
         Ard::event(self, e)
     }

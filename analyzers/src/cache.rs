@@ -45,6 +45,70 @@ struct Node {
 
 linked_by_fields!(Node);
 
+/// One buffer's resident objects, start -> node. A buffer accessed whole
+/// (most of a training trace) has one, held inline so that looking it up
+/// touches no tree; `one` is set only while `many` is empty.
+#[derive(Default, Clone)]
+struct Starts {
+    one: Option<(u64, u32)>,
+    many: BTreeMap<u64, u32>,
+}
+
+impl Starts {
+    #[inline]
+    fn get(&self, start: u64) -> Option<u32> {
+        match self.one {
+            Some((s, i)) => (s == start).then_some(i),
+            None => self.many.get(&start).copied(),
+        }
+    }
+
+    /// The entry with the greatest start at or before `key`.
+    #[inline]
+    fn at_or_before(&self, key: u64) -> Option<(u64, u32)> {
+        match self.one {
+            Some((s, i)) => (s <= key).then_some((s, i)),
+            None => self.many.range(..=key).next_back().map(|(&s, &i)| (s, i)),
+        }
+    }
+
+    /// The entry with the greatest start before `key`.
+    #[inline]
+    fn before(&self, key: u64) -> Option<(u64, u32)> {
+        match self.one {
+            Some((s, i)) => (s < key).then_some((s, i)),
+            None => self.many.range(..key).next_back().map(|(&s, &i)| (s, i)),
+        }
+    }
+
+    fn insert(&mut self, start: u64, i: u32) {
+        match self.one.take() {
+            None if self.many.is_empty() => self.one = Some((start, i)),
+            None => {
+                self.many.insert(start, i);
+            }
+            Some((s, _)) if s == start => self.one = Some((start, i)),
+            Some((s, j)) => {
+                self.many.insert(s, j);
+                self.many.insert(start, i);
+            }
+        }
+    }
+
+    fn remove(&mut self, start: u64) {
+        match self.one {
+            Some((s, _)) if s == start => self.one = None,
+            Some(_) => {}
+            None => {
+                self.many.remove(&start);
+                if self.many.len() == 1 {
+                    self.one = self.many.pop_first();
+                }
+            }
+        }
+    }
+}
+
 /// A fully associative LRU cache of byte-sized objects keyed by buffer range.
 pub struct ObjectLru {
     capacity: u64,
@@ -54,7 +118,7 @@ pub struct ObjectLru {
     /// Most recently used at the head.
     lru: List,
     /// Per buffer: start -> node.
-    resident: Vec<BTreeMap<u64, u32>>,
+    resident: Vec<Starts>,
     elem_size: Vec<u64>,
 }
 
@@ -67,7 +131,7 @@ impl ObjectLru {
             nodes: Vec::new(),
             free: Vec::new(),
             lru: List::EMPTY,
-            resident: vec![BTreeMap::new(); header.buffers.len()],
+            resident: vec![Starts::default(); header.buffers.len()],
             elem_size: header.buffers.iter().map(|b| b.elem_size as u64).collect(),
         }
     }
@@ -75,14 +139,14 @@ impl ObjectLru {
     fn remove(&mut self, i: u32) {
         self.lru.unlink(&mut self.nodes, i);
         let n = self.nodes[i as usize];
-        self.resident[n.buffer as usize].remove(&n.start);
+        self.resident[n.buffer as usize].remove(n.start);
         self.used -= n.bytes;
         self.free.push(i);
     }
 
     /// The resident object of `buffer` that contains [start, end), if any.
     fn containing(&self, buffer: u32, start: u64, end: u64) -> Option<u32> {
-        let (_, &i) = self.resident[buffer as usize].range(..=start).next_back()?;
+        let (_, i) = self.resident[buffer as usize].at_or_before(start)?;
         (self.nodes[i as usize].end >= end).then_some(i)
     }
 
@@ -105,7 +169,7 @@ impl ObjectLru {
             return false;
         }
         // Fast path: the same object is already resident.
-        if let Some(&i) = self.resident[buffer as usize].get(&start) {
+        if let Some(i) = self.resident[buffer as usize].get(start) {
             if self.nodes[i as usize].end == end {
                 self.lru.move_to_head(&mut self.nodes, i);
                 return true;
@@ -127,9 +191,8 @@ impl ObjectLru {
     pub fn drop_overlapping(&mut self, buffer: u32, start: u64, end: u64) {
         loop {
             let found = self.resident[buffer as usize]
-                .range(..end)
-                .next_back()
-                .map(|(_, &i)| i)
+                .before(end)
+                .map(|(_, i)| i)
                 .filter(|&i| self.nodes[i as usize].end > start);
             match found {
                 Some(i) => self.remove(i),
@@ -245,6 +308,7 @@ impl ObjectCaches {
 
 impl crate::Analyzer for ObjectCaches {
     type Output = Vec<CacheResult>;
+    #[inline]
     fn event(&mut self, e: &Event) {
         ObjectCaches::event(self, e)
     }

@@ -157,10 +157,15 @@ impl Recorded {
         Recorded { h: new_histogram(), min: u64::MAX, max: 0 }
     }
     fn record_n(&mut self, v: u64, n: u64) {
+        self.record_span(v, n, v, v);
+    }
+
+    /// `n` values equivalent to `v`, the least `min` and the greatest `max`.
+    fn record_span(&mut self, v: u64, n: u64, min: u64, max: u64) {
         // Auto-resize makes recording infallible for u64 values.
         let _ = self.h.record_n(v, n);
-        self.min = self.min.min(v);
-        self.max = self.max.max(v);
+        self.min = self.min.min(min);
+        self.max = self.max.max(max);
     }
 }
 
@@ -228,18 +233,23 @@ impl BufferHistograms {
     /// Records `n` values `v` for `buffer`; `shape` is any histogram of the same precision.
     #[inline]
     fn record_n(&mut self, buffer: usize, shape: &Histogram<u64>, v: u64, n: u64) {
+        self.record_span(buffer, shape, v, n, v, v);
+    }
+
+    /// Records `n` values equivalent to `v`, the least `min` and the greatest `max`.
+    fn record_span(&mut self, buffer: usize, shape: &Histogram<u64>, v: u64, n: u64, min: u64, max: u64) {
         let h = &mut self.each[buffer];
         if let Some(dense) = &mut h.dense {
-            dense.record_n(v, n);
+            dense.record_span(v, n, min, max);
             return;
         }
         if h.counts.is_empty() {
-            h.min = v;
-            h.max = v;
+            h.min = min;
+            h.max = max;
         }
         *h.counts.entry(shape.lowest_equivalent(v)).or_insert(0) += n;
-        h.min = h.min.min(v);
-        h.max = h.max.max(v);
+        h.min = h.min.min(min);
+        h.max = h.max.max(max);
         h.records += 1;
         if h.records >= PROMOTE_AFTER && self.dense_left > 0 {
             self.dense_left -= 1;
@@ -258,7 +268,76 @@ pub struct Hist {
     names: Vec<String>,
     per_buffer: BufferHistograms,
     all: Recorded,
+    pending: Pending,
     stack: Option<Stack>,
+}
+
+/// Distances not yet recorded, per buffer. A histogram of 3 significant
+/// digits only counts which bucket a value falls in, and the report adds
+/// the exact extremes; so a distance that falls in a bucket a buffer saw
+/// recently (a buffer read at the same points of every training step, at
+/// distances that creep up between updates) only adds to that bucket's
+/// count and extremes, and each bucket is recorded once, with its count,
+/// when it leaves its slot. A histogram counts a multiset, so recording
+/// later and together gives the same histograms.
+struct Pending {
+    /// Per buffer: a few buckets and what is still to be recorded in them.
+    slots: Vec<[Run; PENDING_SLOTS]>,
+    /// Per buffer: the slot the next new bucket takes.
+    next: Vec<u8>,
+}
+
+/// `count` values in `[lo, hi]` (one bucket), the least `min` and the greatest `max`.
+#[derive(Clone, Copy)]
+struct Run {
+    lo: u64,
+    hi: u64,
+    count: u64,
+    min: u64,
+    max: u64,
+}
+
+/// A free slot matches no value.
+const FREE: Run = Run { lo: 1, hi: 0, count: 0, min: 0, max: 0 };
+
+/// Buckets a buffer holds back: a buffer is read at a few points of a step.
+const PENDING_SLOTS: usize = 4;
+
+impl Pending {
+    fn new(buffers: usize) -> Pending {
+        Pending { slots: vec![[FREE; PENDING_SLOTS]; buffers], next: vec![0; buffers] }
+    }
+
+    #[inline]
+    fn record(&mut self, per_buffer: &mut BufferHistograms, all: &mut Recorded, buffer: usize, v: u64, n: u64) {
+        let slots = &mut self.slots[buffer];
+        if let Some(run) = slots.iter_mut().find(|r| r.lo <= v && v <= r.hi) {
+            run.count += n;
+            run.min = run.min.min(v);
+            run.max = run.max.max(v);
+            return;
+        }
+        let next = &mut self.next[buffer];
+        let run = &mut slots[*next as usize];
+        *next = (*next + 1) % PENDING_SLOTS as u8;
+        Pending::flush_run(per_buffer, all, buffer, run);
+        *run = Run { lo: all.h.lowest_equivalent(v), hi: all.h.highest_equivalent(v), count: n, min: v, max: v };
+    }
+
+    fn flush_run(per_buffer: &mut BufferHistograms, all: &mut Recorded, buffer: usize, run: &Run) {
+        if run.count > 0 {
+            per_buffer.record_span(buffer, &all.h, run.lo, run.count, run.min, run.max);
+            all.record_span(run.lo, run.count, run.min, run.max);
+        }
+    }
+
+    fn flush(self, per_buffer: &mut BufferHistograms, all: &mut Recorded) {
+        for (buffer, slots) in self.slots.iter().enumerate() {
+            for run in slots {
+                Pending::flush_run(per_buffer, all, buffer, run);
+            }
+        }
+    }
 }
 
 fn new_histogram() -> Histogram<u64> {
@@ -275,6 +354,7 @@ impl Hist {
             names: header.buffers.iter().map(|b| b.name.clone()).collect(),
             per_buffer: BufferHistograms::new(header.buffers.len()),
             all: Recorded::new(),
+            pending: Pending::new(header.buffers.len()),
             stack: None,
         }
     }
@@ -311,26 +391,23 @@ impl Hist {
             Op::Write => self.clock.write(e.buffer, e.offset, e.len as u64),
             Op::Read => {
                 let b = e.buffer as usize;
-                let h = &mut self.per_buffer;
-                let all = &mut self.all;
+                let (h, all, pending) = (&mut self.per_buffer, &mut self.all, &mut self.pending);
                 let weight = self.weight;
                 let r = self.clock.read_with(e.buffer, e.offset, e.len as u64, |n, d| {
                     if weight == Weight::Floats {
-                        h.record_n(b, &all.h, d, n);
-                        all.record_n(d, n);
+                        pending.record(h, all, b, d, n);
                     }
                 });
                 if weight == Weight::Reads && r.warm > 0 {
-                    let d = r.mean().round() as u64;
-                    h.record_n(b, &all.h, d, 1);
-                    all.record_n(d, 1);
+                    pending.record(h, all, b, r.mean().round() as u64, 1);
                 }
             }
         }
     }
 
     /// The report.
-    pub fn finish(self) -> HistReport {
+    pub fn finish(mut self) -> HistReport {
+        self.pending.flush(&mut self.per_buffer, &mut self.all);
         // The stack's state (a line map, its histograms) goes before the
         // per-buffer summaries are built, and each sparse histogram as soon
         // as it is summarized: the peak is one of the two, not both.
@@ -396,6 +473,7 @@ fn summarize(r: &Recorded) -> DistanceHistogram {
 
 impl crate::Analyzer for Hist {
     type Output = HistReport;
+    #[inline(always)]
     fn event(&mut self, e: &Event) {
         Hist::event(self, e)
     }
@@ -519,5 +597,33 @@ mod tests {
         for h in &buffers.each {
             assert_eq!(summarize(h.pour(&mut Recorded::new())), expected);
         }
+    }
+
+    /// Holding distances back by bucket, against recording each as it comes:
+    /// the same summaries, per buffer and in all, whatever the order.
+    #[test]
+    fn pending_runs_summarize_as_values_recorded_one_by_one() {
+        use proptest::prelude::*;
+        // Distances that creep up (the same bucket again), jump between a
+        // few points of a step, and spread over every magnitude.
+        let value =
+            prop_oneof![0u64..3000, 1_000_000u64..1_004_000, (1u64 << 40)..(1u64 << 40) + (1 << 30), any::<u64>()];
+        let records = proptest::collection::vec((0usize..3, value, 1u64..4), 0..400);
+        proptest!(ProptestConfig::with_cases(300), |(records in records)| {
+            let (mut direct, mut direct_all) = (BufferHistograms::new(3), Recorded::new());
+            let (mut held, mut held_all, mut pending) = (BufferHistograms::new(3), Recorded::new(), Pending::new(3));
+            for &(b, v, n) in &records {
+                direct.record_n(b, &direct_all.h, v, n);
+                direct_all.record_n(v, n);
+                pending.record(&mut held, &mut held_all, b, v, n);
+            }
+            pending.flush(&mut held, &mut held_all);
+            prop_assert_eq!(summarize(&held_all), summarize(&direct_all));
+            prop_assert_eq!((held_all.min, held_all.max), (direct_all.min, direct_all.max));
+            for (h, d) in held.each.iter().zip(&direct.each) {
+                prop_assert_eq!(h.is_empty(), d.is_empty());
+                prop_assert_eq!(summarize(h.pour(&mut Recorded::new())), summarize(d.pour(&mut Recorded::new())));
+            }
+        });
     }
 }

@@ -137,6 +137,7 @@ impl Info {
 
 impl crate::Analyzer for Info {
     type Output = InfoReport;
+    #[inline]
     fn event(&mut self, e: &Event) {
         Info::event(self, e)
     }
