@@ -731,6 +731,40 @@ enum Decoded {
     End(TraceSummary),
 }
 
+/// How long either side of a hand-over waits awake before it sleeps: the
+/// two threads run at about the same pace, and a sleep and a wake-up cost
+/// more than a batch's worth of spinning.
+const SPIN: std::time::Duration = std::time::Duration::from_micros(50);
+
+/// The next message, spinning a little before sleeping on the channel.
+fn receive<T>(rx: &std::sync::mpsc::Receiver<T>) -> std::result::Result<T, std::sync::mpsc::RecvError> {
+    let start = std::time::Instant::now();
+    loop {
+        match rx.try_recv() {
+            Ok(m) => return Ok(m),
+            Err(std::sync::mpsc::TryRecvError::Disconnected) => return Err(std::sync::mpsc::RecvError),
+            Err(std::sync::mpsc::TryRecvError::Empty) if start.elapsed() < SPIN => std::hint::spin_loop(),
+            Err(std::sync::mpsc::TryRecvError::Empty) => return rx.recv(),
+        }
+    }
+}
+
+/// Sends `m`, spinning a little before sleeping on a full channel.
+fn hand<T>(tx: &std::sync::mpsc::SyncSender<T>, mut m: T) -> std::result::Result<(), ()> {
+    let start = std::time::Instant::now();
+    loop {
+        match tx.try_send(m) {
+            Ok(()) => return Ok(()),
+            Err(std::sync::mpsc::TrySendError::Disconnected(_)) => return Err(()),
+            Err(std::sync::mpsc::TrySendError::Full(back)) if start.elapsed() < SPIN => {
+                m = back;
+                std::hint::spin_loop();
+            }
+            Err(std::sync::mpsc::TrySendError::Full(back)) => return tx.send(back).map_err(|_| ()),
+        }
+    }
+}
+
 /// Decoded batches in flight.
 const AHEAD_BATCHES: usize = 4;
 
@@ -750,7 +784,7 @@ impl DecodeAhead {
         if spent.capacity() > 0 {
             let _ = self.spent.send(spent); // the thread may have finished
         }
-        match self.batches.recv() {
+        match receive(&self.batches) {
             Ok(Ok(Decoded::Batch(events))) => {
                 self.current = events;
                 Ok(Some(&self.current))
@@ -792,7 +826,7 @@ impl DecodeAhead {
                     Err(e) => Err(e),
                 };
                 let last = !matches!(msg, Ok(Decoded::Batch(_)));
-                if to_reader.send(msg).is_err() || last {
+                if hand(&to_reader, msg).is_err() || last {
                     return; // done, or the reader is gone
                 }
             }

@@ -63,6 +63,12 @@ pub struct Ard {
     clock: ReuseClock,
     names: Vec<String>,
     per_buffer: Vec<BufferAcc>,
+    totals: Totals,
+}
+
+/// The whole trace's sums and counts.
+#[derive(Default, Clone, Copy)]
+struct Totals {
     weighted_sum: u128,
     warm_elements: u64,
     dmc: f64,
@@ -79,33 +85,47 @@ impl Ard {
             clock: ReuseClock::new(n),
             names: header.buffers.iter().map(|b| b.name.clone()).collect(),
             per_buffer: vec![BufferAcc { min: u64::MAX, ..BufferAcc::default() }; n],
-            weighted_sum: 0,
-            warm_elements: 0,
-            dmc: 0.0,
-            reads: 0,
-            writes: 0,
-            cold_reads: 0,
+            totals: Totals::default(),
         }
     }
 
     /// One event.
     #[inline]
     pub fn event(&mut self, e: &Event) {
+        let mut t = self.totals;
+        self.apply(&mut t, e);
+        self.totals = t;
+    }
+
+    /// A batch of events, the totals kept in a local (in registers, not
+    /// behind `self`) for the batch: the sum of square roots is a chain
+    /// from read to read.
+    #[inline]
+    pub fn events(&mut self, batch: &[Event]) {
+        let mut t = self.totals;
+        for e in batch {
+            self.apply(&mut t, e);
+        }
+        self.totals = t;
+    }
+
+    #[inline(always)]
+    fn apply(&mut self, t: &mut Totals, e: &Event) {
         match e.op {
             Op::Write => {
-                self.writes += 1;
+                t.writes += 1;
                 self.clock.write(e.buffer, e.offset, e.len as u64);
             }
             Op::Read => {
                 let r = self.clock.read(e.buffer, e.offset, e.len as u64);
                 if r.warm == 0 {
-                    self.cold_reads += 1;
+                    t.cold_reads += 1;
                     return;
                 }
-                self.reads += 1;
-                self.weighted_sum += r.sum;
-                self.warm_elements += r.warm;
-                self.dmc += r.sqrt_sum;
+                t.reads += 1;
+                t.weighted_sum += r.sum;
+                t.warm_elements += r.warm;
+                t.dmc += r.sqrt_sum;
                 let b = &mut self.per_buffer[e.buffer as usize];
                 b.last_size = e.len as u64;
                 b.mean_sum += r.mean();
@@ -136,14 +156,15 @@ impl Ard {
                 )
             })
             .collect();
+        let t = self.totals;
         ArdReport {
-            weighted_ard: (self.warm_elements > 0).then(|| ratio(self.weighted_sum, self.warm_elements)),
-            dmc: self.dmc,
+            weighted_ard: (t.warm_elements > 0).then(|| ratio(t.weighted_sum, t.warm_elements)),
+            dmc: t.dmc,
             total_floats_accessed: self.clock.now(),
-            total_floats_read: self.warm_elements,
-            reads: self.reads,
-            writes: self.writes,
-            cold_reads: self.cold_reads,
+            total_floats_read: t.warm_elements,
+            reads: t.reads,
+            writes: t.writes,
+            cold_reads: t.cold_reads,
             per_buffer,
         }
     }
@@ -163,6 +184,10 @@ impl crate::Analyzer for Ard {
     #[inline]
     fn event(&mut self, e: &Event) {
         Ard::event(self, e)
+    }
+    #[inline]
+    fn events(&mut self, batch: &[Event]) {
+        Ard::events(self, batch)
     }
     fn finish(self, _: &Header, _: &memtrace::TraceSummary) -> crate::Result<ArdReport> {
         Ok(Ard::finish(self))

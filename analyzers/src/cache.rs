@@ -151,6 +151,7 @@ impl ObjectLru {
     }
 
     /// Looks up a read: true (and the object becomes most recent) on a hit.
+    #[inline]
     pub fn touch(&mut self, buffer: u32, start: u64, end: u64) -> bool {
         match self.containing(buffer, start, end) {
             Some(i) => {
@@ -163,6 +164,7 @@ impl ObjectLru {
 
     /// Makes [start, end) of `buffer` a resident, most recent object;
     /// false (and nothing changes) when it is larger than the cache.
+    #[inline]
     pub fn insert(&mut self, buffer: u32, start: u64, end: u64) -> bool {
         let bytes = (end - start) * self.elem_size[buffer as usize];
         if bytes > self.capacity {

@@ -52,6 +52,14 @@ pub trait Analyzer {
     type Output;
     /// One event.
     fn event(&mut self, e: &Event);
+    /// A batch of events, in order: the same as each in turn (an analyzer
+    /// may keep its running totals in registers for the batch).
+    #[inline]
+    fn events(&mut self, batch: &[Event]) {
+        for e in batch {
+            self.event(e);
+        }
+    }
     /// After the last event, once the trace's checksum is verified.
     fn finish(self, header: &Header, summary: &TraceSummary) -> Result<Self::Output>;
 }
@@ -90,9 +98,7 @@ where
             let mut analyzer = make(i, &header);
             workers.push(s.spawn(move || {
                 for batch in rx {
-                    for e in batch.iter() {
-                        analyzer.event(e);
-                    }
+                    analyzer.events(&batch);
                 }
                 analyzer
             }));
@@ -127,9 +133,7 @@ pub fn replay_with_progress<A: Analyzer>(
 ) -> Result<A::Output> {
     let mut analyzer = make(reader.header());
     while let Some(batch) = reader.next_batch()? {
-        for e in batch {
-            analyzer.event(e);
-        }
+        analyzer.events(batch);
         let (done, total) = reader.progress();
         progress(&analyzer, done, total);
     }
