@@ -117,7 +117,11 @@ impl Ard {
                 self.clock.write(e.buffer, e.offset, e.len as u64);
             }
             Op::Read => {
-                let r = self.clock.read(e.buffer, e.offset, e.len as u64);
+                // Sum over the read's elements of sqrt(distance): the seeds' data-movement cost.
+                let mut sqrt_sum = 0.0;
+                let r = self.clock.read_with(e.buffer, e.offset, e.len as u64, |n, d| {
+                    sqrt_sum += n as f64 * (d as f64).sqrt();
+                });
                 if r.warm == 0 {
                     t.cold_reads += 1;
                     return;
@@ -125,7 +129,7 @@ impl Ard {
                 t.reads += 1;
                 t.weighted_sum += r.sum;
                 t.warm_elements += r.warm;
-                t.dmc += r.sqrt_sum;
+                t.dmc += sqrt_sum;
                 let b = &mut self.per_buffer[e.buffer as usize];
                 b.last_size = e.len as u64;
                 b.mean_sum += r.mean();

@@ -113,8 +113,6 @@ pub struct ReadDistance {
     pub warm: u64,
     /// Sum of the distances of those elements.
     pub sum: u128,
-    /// Sum over those elements of sqrt(distance) (the seeds' data-movement cost).
-    pub sqrt_sum: f64,
     /// Least element distance of the read.
     pub min: u64,
     /// Greatest element distance of the read.
@@ -172,8 +170,7 @@ impl ReuseClock {
             if s <= offset && e >= offset + len {
                 let d = now - t;
                 per_piece(len, d);
-                let sqrt_sum = len as f64 * (d as f64).sqrt();
-                return ReadDistance { warm: len, sum: len as u128 * d as u128, sqrt_sum, min: d, max: d };
+                return ReadDistance { warm: len, sum: len as u128 * d as u128, min: d, max: d };
             }
         }
         self.read_pieces(buffer, offset, len, now, &mut per_piece)
@@ -193,7 +190,6 @@ impl ReuseClock {
             let d = now - t;
             r.warm += n;
             r.sum += n as u128 * d as u128;
-            r.sqrt_sum += n as f64 * (d as f64).sqrt();
             r.min = r.min.min(d);
             r.max = r.max.max(d);
             per_piece(n, d);

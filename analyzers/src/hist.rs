@@ -144,6 +144,22 @@ struct Stack {
     all: Recorded,
 }
 
+impl Stack {
+    /// One event's line requests and their stack distances.
+    fn event(&mut self, e: &Event) {
+        let (first, last) = self.layout.lines(e);
+        self.requests += last - first + 1;
+        let (per_buffer, all, cold) = (&mut self.per_buffer, &mut self.all, &mut self.cold);
+        self.distances.access_run(first, last, |d, n| match d {
+            Some(d) => {
+                per_buffer.record_n(e.buffer as usize, &all.h, d, n);
+                all.record_n(d, n);
+            }
+            None => *cold += n,
+        });
+    }
+}
+
 /// A histogram and the exact extremes it saw (HdrHistogram keeps only 3 digits).
 #[derive(Clone)]
 struct Recorded {
@@ -308,7 +324,7 @@ impl Pending {
         Pending { slots: vec![[FREE; PENDING_SLOTS]; buffers], next: vec![0; buffers] }
     }
 
-    #[inline]
+    #[inline(always)]
     fn record(&mut self, per_buffer: &mut BufferHistograms, all: &mut Recorded, buffer: usize, v: u64, n: u64) {
         let slots = &mut self.slots[buffer];
         if let Some(run) = slots.iter_mut().find(|r| r.lo <= v && v <= r.hi) {
@@ -317,6 +333,12 @@ impl Pending {
             run.max = run.max.max(v);
             return;
         }
+        self.replace(per_buffer, all, buffer, v, n);
+    }
+
+    /// Records the oldest bucket of `buffer` and holds `n` of `v` in its slot.
+    fn replace(&mut self, per_buffer: &mut BufferHistograms, all: &mut Recorded, buffer: usize, v: u64, n: u64) {
+        let slots = &mut self.slots[buffer];
         let next = &mut self.next[buffer];
         let run = &mut slots[*next as usize];
         *next = (*next + 1) % PENDING_SLOTS as u8;
@@ -376,17 +398,27 @@ impl Hist {
     #[inline]
     pub fn event(&mut self, e: &Event) {
         if let Some(st) = &mut self.stack {
-            let (first, last) = st.layout.lines(e);
-            st.requests += last - first + 1;
-            let (per_buffer, all, cold) = (&mut st.per_buffer, &mut st.all, &mut st.cold);
-            st.distances.access_run(first, last, |d, n| match d {
-                Some(d) => {
-                    per_buffer.record_n(e.buffer as usize, &all.h, d, n);
-                    all.record_n(d, n);
-                }
-                None => *cold += n,
-            });
+            st.event(e);
         }
+        self.distance(e);
+    }
+
+    /// A batch of events.
+    #[inline]
+    pub fn events(&mut self, batch: &[Event]) {
+        if let Some(st) = &mut self.stack {
+            for e in batch {
+                st.event(e);
+            }
+        }
+        for e in batch {
+            self.distance(e);
+        }
+    }
+
+    /// One event's reuse distances (the stack's are apart: it sees every event).
+    #[inline(always)]
+    fn distance(&mut self, e: &Event) {
         match e.op {
             Op::Write => self.clock.write(e.buffer, e.offset, e.len as u64),
             Op::Read => {
@@ -473,9 +505,13 @@ fn summarize(r: &Recorded) -> DistanceHistogram {
 
 impl crate::Analyzer for Hist {
     type Output = HistReport;
-    #[inline(always)]
+    #[inline]
     fn event(&mut self, e: &Event) {
         Hist::event(self, e)
+    }
+    #[inline]
+    fn events(&mut self, batch: &[Event]) {
+        Hist::events(self, batch)
     }
     fn finish(self, _: &Header, _: &memtrace::TraceSummary) -> crate::Result<HistReport> {
         Ok(Hist::finish(self))
