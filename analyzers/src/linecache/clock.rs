@@ -6,11 +6,17 @@
 //! to the head is only the hand stepping forward: the list runs from the
 //! hand (the tail) through `next` to the node before it (the head), so a
 //! miss relinks nothing: the victim's node takes the new line where it is.
+//!
+//! FIFO is the same hand with no reference bits (`Clock<false>`): a hit
+//! changes nothing, and a miss replaces the oldest line where it is, which
+//! is what a queue that evicts its tail and inserts at its head does,
+//! without moving the tail's node to the head.
 
 use super::policy::{Access, Policy};
 use super::slab::{Slab, NIL};
 
-pub(crate) struct Clock {
+/// CLOCK when `SECOND_CHANCE`, FIFO when not.
+pub(crate) struct Clock<const SECOND_CHANCE: bool = true> {
     cap: usize,
     len: usize,
     slab: Slab,
@@ -18,17 +24,22 @@ pub(crate) struct Clock {
     hand: u32,
 }
 
-impl Clock {
-    pub(crate) fn new(cap: usize) -> Clock {
+/// First in, first out: the hand, with no line ever given a second chance.
+pub(crate) type Fifo = Clock<false>;
+
+impl<const SECOND_CHANCE: bool> Clock<SECOND_CHANCE> {
+    pub(crate) fn new(cap: usize) -> Clock<SECOND_CHANCE> {
         Clock { cap, len: 0, slab: Slab::default(), hand: NIL }
     }
 }
 
-impl Policy for Clock {
+impl<const SECOND_CHANCE: bool> Policy for Clock<SECOND_CHANCE> {
     #[inline(always)]
     fn access(&mut self, line: u64) -> Access {
         if let Some(i) = self.slab.find(line) {
-            self.slab.nodes[i as usize].freq = 1;
+            if SECOND_CHANCE {
+                self.slab.nodes[i as usize].freq = 1;
+            }
             return Access { hit: true, resident: true, evicted: None };
         }
         if self.cap == 0 {
@@ -37,7 +48,7 @@ impl Policy for Clock {
         let nodes = &mut self.slab.nodes;
         if self.len >= self.cap {
             let mut h = self.hand;
-            while nodes[h as usize].freq >= 1 {
+            while SECOND_CHANCE && nodes[h as usize].freq >= 1 {
                 nodes[h as usize].freq -= 1;
                 h = nodes[h as usize].next;
             }

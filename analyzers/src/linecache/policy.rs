@@ -2,9 +2,9 @@
 //! associativity over any policy.
 
 use super::arc::ArcCache;
-use super::clock::Clock;
+use super::clock::{Clock, Fifo};
 use super::lfu::Lfu;
-use super::queue::{Queue, QueueKind};
+use super::queue::Queue;
 use super::random::RandomEvict;
 use super::s3fifo::S3Fifo;
 use super::sieve::Sieve;
@@ -93,9 +93,9 @@ impl PolicyKind {
     pub fn build(self, capacity: u64) -> Option<Box<dyn Policy>> {
         let c = capacity as usize;
         Some(match self {
-            PolicyKind::Lru => Box::new(Queue::new(c, QueueKind::Lru)),
-            PolicyKind::Fifo => Box::new(Queue::new(c, QueueKind::Fifo)),
-            PolicyKind::Clock => Box::new(Clock::new(c)),
+            PolicyKind::Lru => Box::new(Queue::new(c)),
+            PolicyKind::Fifo => Box::new(Fifo::new(c)),
+            PolicyKind::Clock => Box::new(Clock::<true>::new(c)),
             PolicyKind::Sieve => Box::new(Sieve::new(c)),
             PolicyKind::Lfu => Box::new(Lfu::new(c)),
             PolicyKind::Arc => Box::new(ArcCache::new(c)),

@@ -1,24 +1,18 @@
-//! LRU and FIFO: one queue each.
+//! LRU: one queue, the most recent line at the head. (FIFO is in
+//! `clock.rs`: a hand over the same list, which never moves a node.)
 
 use super::policy::{Access, Policy};
 use super::slab::{List, Slab};
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum QueueKind {
-    Lru,
-    Fifo,
-}
-
 pub(crate) struct Queue {
     cap: usize,
-    kind: QueueKind,
     slab: Slab,
     q: List,
 }
 
 impl Queue {
-    pub(crate) fn new(cap: usize, kind: QueueKind) -> Queue {
-        Queue { cap, kind, slab: Slab::default(), q: List::EMPTY }
+    pub(crate) fn new(cap: usize) -> Queue {
+        Queue { cap, slab: Slab::default(), q: List::EMPTY }
     }
 }
 
@@ -26,10 +20,7 @@ impl Policy for Queue {
     #[inline(always)]
     fn access(&mut self, line: u64) -> Access {
         if let Some(i) = self.slab.find(line) {
-            match self.kind {
-                QueueKind::Lru => self.slab.move_to_head(&mut self.q, i),
-                QueueKind::Fifo => {}
-            }
+            self.slab.move_to_head(&mut self.q, i);
             return Access { hit: true, resident: true, evicted: None };
         }
         if self.cap == 0 {

@@ -5,11 +5,11 @@ use memtrace::{Event, Header, Op};
 use serde::Serialize;
 
 use super::belady::Belady;
-use super::clock::Clock;
+use super::clock::{Clock, Fifo};
 use super::future::Future;
 use super::layout::LineLayout;
 use super::policy::{build_cache, Assoc, Policy, PolicyKind};
-use super::queue::{Queue, QueueKind};
+use super::queue::Queue;
 use super::sieve::Sieve;
 use crate::linemap::LineSet;
 
@@ -135,7 +135,8 @@ pub struct LineResult {
 /// that the per-line loop is compiled for each (the common cases, up to
 /// twice as fast); the rest behind the trait object.
 enum SimPolicy {
-    Queue(Queue),
+    Lru(Queue),
+    Fifo(Fifo),
     Clock(Clock),
     Sieve(Sieve),
     Other(Box<dyn Policy>),
@@ -169,8 +170,8 @@ impl LineCacheSim {
                 Some(cache) => SimPolicy::Other(cache),
                 None => belady(),
             },
-            (PolicyKind::Lru, _) => SimPolicy::Queue(Queue::new(cap as usize, QueueKind::Lru)),
-            (PolicyKind::Fifo, _) => SimPolicy::Queue(Queue::new(cap as usize, QueueKind::Fifo)),
+            (PolicyKind::Lru, _) => SimPolicy::Lru(Queue::new(cap as usize)),
+            (PolicyKind::Fifo, _) => SimPolicy::Fifo(Fifo::new(cap as usize)),
             (PolicyKind::Clock, _) => SimPolicy::Clock(Clock::new(cap as usize)),
             (PolicyKind::Sieve, _) => SimPolicy::Sieve(Sieve::new(cap as usize)),
             (kind, _) => match kind.build(cap) {
@@ -200,7 +201,8 @@ impl LineCacheSim {
         // belongs to the same buffer and has the same operation.
         let run = EventLines { first, last, write, line, buffer: e.buffer };
         let (hits, own_wb, total_wb) = match &mut self.policy {
-            SimPolicy::Queue(q) => run.through(q, &mut self.dirty, &self.layout, &mut self.per_buffer),
+            SimPolicy::Lru(q) => run.through(q, &mut self.dirty, &self.layout, &mut self.per_buffer),
+            SimPolicy::Fifo(c) => run.through(c, &mut self.dirty, &self.layout, &mut self.per_buffer),
             SimPolicy::Clock(c) => run.through(c, &mut self.dirty, &self.layout, &mut self.per_buffer),
             SimPolicy::Sieve(c) => run.through(c, &mut self.dirty, &self.layout, &mut self.per_buffer),
             SimPolicy::Other(p) => run.through(&mut **p, &mut self.dirty, &self.layout, &mut self.per_buffer),
