@@ -272,17 +272,20 @@ impl ObjectCaches {
                 }
             }
             Op::Read => {
-                let r = self.clock.read(e.buffer, e.offset, e.len as u64);
+                // The read's distances matter only to a cache it misses.
+                let (clock, mut seen) = (&self.clock, None);
                 for (lru, c) in &mut self.caches {
                     if lru.touch(e.buffer, start, end) {
                         c.hits += 1;
                     } else {
+                        let r = *seen.get_or_insert_with(|| clock.peek(e.buffer, e.offset, e.len as u64));
                         c.misses += 1;
                         c.miss_sum += r.sum;
                         c.miss_warm += r.warm;
                         lru.insert(e.buffer, start, end);
                     }
                 }
+                self.clock.skip(e.len as u64);
             }
         }
     }

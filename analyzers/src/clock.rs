@@ -163,8 +163,27 @@ impl ReuseClock {
         len: u64,
         mut per_piece: impl FnMut(u64, u64),
     ) -> ReadDistance {
-        let now = self.now;
+        let r = self.peek_with(buffer, offset, len, &mut per_piece);
         self.now += len;
+        r
+    }
+
+    /// What a read of `len` elements from `offset` would see now, without
+    /// applying it (see [`ReuseClock::skip`]).
+    #[inline]
+    pub fn peek(&self, buffer: BufferId, offset: u64, len: u64) -> ReadDistance {
+        self.peek_with(buffer, offset, len, |_, _| {})
+    }
+
+    /// Applies a read whose distances are not wanted: the clock advances.
+    #[inline]
+    pub fn skip(&mut self, len: u64) {
+        self.now += len;
+    }
+
+    #[inline(always)]
+    fn peek_with(&self, buffer: BufferId, offset: u64, len: u64, mut per_piece: impl FnMut(u64, u64)) -> ReadDistance {
+        let now = self.now;
         // Inline, the common case: one piece, from a buffer's single segment.
         if let Some((s, e, t)) = self.buffers[buffer as usize].single {
             if s <= offset && e >= offset + len {
