@@ -105,6 +105,22 @@ impl LineMap {
         }
     }
 
+    /// Moves `value` from `from`, which holds it, to `to`, which holds
+    /// nothing (a cache's victim and the line that takes its place): for
+    /// near lines two stores, the length as it was.
+    #[inline(always)]
+    pub fn relocate(&mut self, from: u64, to: u64, value: u32) {
+        let near = self.flat.len() as u64;
+        if from < near && to < near {
+            debug_assert!(self.flat[to as usize] == ABSENT && self.flat[from as usize] == value);
+            self.flat[from as usize] = ABSENT;
+            self.flat[to as usize] = value;
+        } else {
+            self.remove(from);
+            self.insert(to, value);
+        }
+    }
+
     /// Removes `line`, returning its value.
     #[inline(always)]
     pub fn remove(&mut self, line: u64) -> Option<u32> {
@@ -333,15 +349,24 @@ mod tests {
     fn behaves_like_a_hash_map_near_and_far() {
         let mut m = LineMap::new();
         let mut model: HashMap<u64, u32> = HashMap::new();
+        let mut last = None;
         for (line, v, x) in ops() {
             if x.is_multiple_of(3) {
                 assert_eq!(m.remove(line), model.remove(&line));
+            } else if x % 3 == 1 && !model.contains_key(&line) && last.is_some_and(|l| model.contains_key(&l)) {
+                // A victim's value moves to a line that missed.
+                let from = last.unwrap_or_default();
+                let value = model.remove(&from).unwrap_or_default();
+                m.relocate(from, line, value);
+                model.insert(line, value);
+                assert_eq!(m.get(from), None);
             } else {
                 m.insert(line, v);
                 model.insert(line, v);
             }
             assert_eq!(m.get(line), model.get(&line).copied());
             assert_eq!(m.len(), model.len());
+            last = Some(line);
         }
         for (&l, &v) in &model {
             assert_eq!(m.get(l), Some(v));

@@ -146,8 +146,7 @@ impl Slab {
     #[inline(always)]
     pub(crate) fn reuse(&mut self, i: u32, line: u64) -> u64 {
         let victim = self.nodes[i as usize].line;
-        self.map.remove(victim);
-        self.map.insert(line, i);
+        self.map.relocate(victim, line, i);
         let n = &mut self.nodes[i as usize];
         n.line = line;
         n.freq = 0;
