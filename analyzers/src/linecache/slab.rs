@@ -56,13 +56,23 @@ impl List {
         self.len -= 1;
     }
 
-    /// Moves node `i` (on the list) to the head.
+    /// Moves node `i` (on the list) to the head: as [`Slab::move_to_head`],
+    /// without the checks a node that is not the head cannot need.
     #[inline]
     pub(crate) fn move_to_head<N: Linked>(&mut self, nodes: &mut [N], i: u32) {
-        if self.head != i {
-            self.unlink(nodes, i);
-            self.push_head(nodes, i);
+        let head = self.head;
+        if head == i {
+            return;
         }
+        let (prev, next) = nodes[i as usize].links();
+        nodes[prev as usize].set_next(next);
+        match next {
+            NIL => self.tail = prev,
+            n => nodes[n as usize].set_prev(prev),
+        }
+        nodes[i as usize].set_links(NIL, head);
+        nodes[head as usize].set_prev(i);
+        self.head = i;
     }
 }
 
@@ -213,11 +223,25 @@ impl Slab {
         l.len -= 1;
     }
 
+    /// Moves node `i` (on `l`) to the head. A node that is not the head has
+    /// a node before it, and the list a head, so this is `unlink` and
+    /// `push_head` without their checks, and without touching the length.
     #[inline]
     pub(crate) fn move_to_head(&mut self, l: &mut List, i: u32) {
-        if l.head != i {
-            self.unlink(l, i);
-            self.push_head(l, i);
+        let head = l.head;
+        if head == i {
+            return;
         }
+        let Node { prev, next, .. } = self.nodes[i as usize];
+        self.nodes[prev as usize].next = next;
+        match next {
+            NIL => l.tail = prev,
+            n => self.nodes[n as usize].prev = prev,
+        }
+        let n = &mut self.nodes[i as usize];
+        n.prev = NIL;
+        n.next = head;
+        self.nodes[head as usize].prev = i;
+        l.head = i;
     }
 }
