@@ -145,6 +145,7 @@ impl ObjectLru {
     }
 
     /// The resident object of `buffer` that contains [start, end), if any.
+    #[inline(always)]
     fn containing(&self, buffer: u32, start: u64, end: u64) -> Option<u32> {
         let (_, i) = self.resident[buffer as usize].at_or_before(start)?;
         (self.nodes[i as usize].end >= end).then_some(i)
@@ -177,6 +178,13 @@ impl ObjectLru {
                 return true;
             }
         }
+        self.insert_new(buffer, start, end, bytes);
+        true
+    }
+
+    /// Inserts an object that is not resident, dropping what it overlaps
+    /// and evicting until it fits.
+    fn insert_new(&mut self, buffer: u32, start: u64, end: u64, bytes: u64) {
         self.drop_overlapping(buffer, start, end);
         while self.used + bytes > self.capacity {
             let lru = self.lru.tail;
@@ -186,7 +194,6 @@ impl ObjectLru {
         self.resident[buffer as usize].insert(start, i);
         self.used += bytes;
         self.lru.push_head(&mut self.nodes, i);
-        true
     }
 
     /// Removes resident objects of `buffer` overlapping [start, end).

@@ -422,7 +422,6 @@ impl Hierarchy {
 
 impl crate::Analyzer for Hierarchy {
     type Output = EnergyReport;
-    #[inline]
     fn event(&mut self, e: &Event) {
         Hierarchy::event(self, e)
     }
