@@ -132,6 +132,16 @@ impl ReadDistance {
         }
         self.sum as f64 / self.warm as f64
     }
+
+    /// [`ReadDistance::mean`] rounded to an integer distance: for a read at
+    /// one distance, that distance, without the trip through floating point.
+    #[inline]
+    pub fn rounded_mean(&self) -> u64 {
+        if self.min == self.max && self.sum >> 53 == 0 {
+            return self.min;
+        }
+        self.mean().round() as u64
+    }
 }
 
 impl ReuseClock {
@@ -258,6 +268,28 @@ mod tests {
         c.write(0, 2, 2); // elements 2..4 at t=4
         let r = c.read(0, 0, 6); // at 6: 0..2 -> 6, 2..4 -> 2, 4..6 cold
         assert_eq!((r.warm, r.sum, r.min, r.max), (4, 16, 2, 6));
+    }
+
+    #[test]
+    fn the_rounded_mean_is_the_mean_rounded() {
+        // One distance (the shortcut), large sums past 2^53, and mixed distances.
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for k in 0..100_000u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let warm = 1 + (x >> 40) % 5000;
+            let d = match k % 4 {
+                0 => x >> 44,
+                1 => (1 << 53) / warm + (x >> 60),
+                2 => x >> 20,
+                _ => x % 1000,
+            };
+            let one = ReadDistance { warm, sum: warm as u128 * d as u128, min: d, max: d };
+            assert_eq!(one.rounded_mean(), one.mean().round() as u64, "{warm} x {d}");
+            let two = ReadDistance { warm: warm + 1, sum: one.sum + (d / 3) as u128, min: d / 3, max: d };
+            assert_eq!(two.rounded_mean(), two.mean().round() as u64, "{warm} x {d}, then {}", d / 3);
+        }
     }
 
     #[test]

@@ -431,7 +431,7 @@ impl Hist {
                     }
                 });
                 if weight == Weight::Reads && r.warm > 0 {
-                    pending.record(h, all, b, r.mean().round() as u64, 1);
+                    pending.record(h, all, b, r.rounded_mean(), 1);
                 }
             }
         }
