@@ -390,37 +390,31 @@ impl TraceReader {
             }
             (format::decode_header(&bytes[..hl], false)?, hl)
         };
-        let mut crc = crc32fast::Hasher::new();
-        crc.update(&map[..header_len]);
         let file_len = map.len() as u64;
         let header_bytes = map[..header_len].to_vec();
         let file_pos = Arc::new(AtomicU64::new(header_len as u64));
-        let decoder = Decoder {
-            buffers: header.buffers.clone(),
-            lens: header.buffers.iter().map(|b| b.len).collect(),
-            encoding: Encoding::Raw,
-            source: Source::Mapped { map, pos: header_len },
-            pos: header_len as u64,
-            crc,
-            sha256: None,
-            events: Vec::with_capacity(BATCH_EVENTS),
-            events_read: 0,
-            summary: None,
-            file_pos: file_pos.clone(),
-            seal: None,
-            input_ended: Arc::default(),
-        };
-        Ok(TraceReader {
+        let source = Source::Mapped { map, pos: header_len };
+        let decoder = Decoder::new(&header.buffers, Encoding::Raw, source, &header_bytes, file_pos);
+        Ok(TraceReader::around(header, header_bytes, Some(file_len), decoder))
+    }
+
+    /// The reader of a trace whose header, `header_bytes` decoded as
+    /// `header`, has been read; `decoder` goes on from there.
+    fn around(header: Header, header_bytes: Vec<u8>, file_len: Option<u64>, decoder: Decoder) -> TraceReader {
+        // A stream of raw records is read and decoded on a thread of its
+        // own from the first batch on; a trace already in memory has
+        // nothing to overlap, and zstd is decompressed on its own thread.
+        let decode_ahead = decoder.encoding == Encoding::Raw && matches!(decoder.source, Source::Stream { .. });
+        TraceReader {
             header,
-            encoding: Encoding::Raw,
-            header_len: header_len as u64,
+            encoding: decoder.encoding,
+            header_len: header_bytes.len() as u64,
             header_bytes,
-            file_pos,
-            file_len: Some(file_len),
+            file_pos: decoder.file_pos.clone(),
+            file_len,
             decoding: Decoding::Here(Box::new(decoder)),
-            // Already in memory: nothing to overlap with decoding.
-            decode_ahead: false,
-        })
+            decode_ahead,
+        }
     }
 
     /// Reads a trace from any stream (a pipe, standard input), raw or zstd.
@@ -484,39 +478,11 @@ impl TraceReader {
             ));
         }
         let header = format::decode_header(&header_bytes, decompressed)?;
-        let mut crc = crc32fast::Hasher::new();
-        crc.update(&header_bytes);
-        let decoder = Decoder {
-            buffers: header.buffers.clone(),
-            lens: header.buffers.iter().map(|b| b.len).collect(),
-            encoding,
-            source: Source::Stream {
-                inner,
-                buf: vec![0; BATCH_EVENTS * EVENT_LEN + FOOTER_LEN],
-                start: 0,
-                end: 0,
-                eof: false,
-            },
-            pos: hl as u64,
-            crc,
-            sha256: None,
-            events: Vec::with_capacity(BATCH_EVENTS),
-            events_read: 0,
-            summary: None,
-            file_pos: file_pos.clone(),
-            seal,
-            input_ended,
-        };
-        Ok(TraceReader {
-            header,
-            encoding,
-            header_len: hl as u64,
-            header_bytes,
-            file_pos,
-            file_len,
-            decoding: Decoding::Here(Box::new(decoder)),
-            decode_ahead: encoding == Encoding::Raw,
-        })
+        let source =
+            Source::Stream { inner, buf: vec![0; BATCH_EVENTS * EVENT_LEN + FOOTER_LEN], start: 0, end: 0, eof: false };
+        let decoder =
+            Decoder { seal, input_ended, ..Decoder::new(&header.buffers, encoding, source, &header_bytes, file_pos) };
+        Ok(TraceReader::around(header, header_bytes, file_len, decoder))
     }
 
     /// The trace's header.
@@ -585,6 +551,34 @@ impl TraceReader {
 }
 
 impl Decoder {
+    /// Decoding `source` from just after the header `header_bytes`, whose
+    /// bytes the checksum starts with.
+    fn new(
+        buffers: &[format::Buffer],
+        encoding: Encoding,
+        source: Source,
+        header_bytes: &[u8],
+        file_pos: Arc<AtomicU64>,
+    ) -> Decoder {
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(header_bytes);
+        Decoder {
+            buffers: buffers.to_vec(),
+            lens: buffers.iter().map(|b| b.len).collect(),
+            encoding,
+            source,
+            pos: header_bytes.len() as u64,
+            crc,
+            sha256: None,
+            events: Vec::with_capacity(BATCH_EVENTS),
+            events_read: 0,
+            summary: None,
+            file_pos,
+            seal: None,
+            input_ended: Arc::default(),
+        }
+    }
+
     /// The next batch of events, or `None` after the footer was read and checked.
     fn next_batch(&mut self) -> Result<Option<&[Event]>> {
         if self.summary.is_some() {

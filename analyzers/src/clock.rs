@@ -67,15 +67,25 @@ impl Stamps {
         }
     }
 
+    /// The stamp of all of [start, end) when one segment, the buffer's only
+    /// one, holds it: the common case, a buffer written whole, read in part
+    /// or whole.
+    #[inline(always)]
+    fn covering(&self, start: u64, end: u64) -> Option<u64> {
+        match self.single {
+            Some((s, e, t)) if s <= start && e >= end => Some(t),
+            _ => None,
+        }
+    }
+
     /// Calls `f(elements, stamp)` for each stamped piece of [start, end), in
     /// order; returns the number of elements never written.
     fn read(&self, start: u64, end: u64, mut f: impl FnMut(u64, u64)) -> u64 {
+        if let Some(t) = self.covering(start, end) {
+            f(end - start, t);
+            return 0;
+        }
         if let Some((s, e, t)) = self.single {
-            // The common case: a buffer written whole, read in part or whole.
-            if s <= start && e >= end {
-                f(end - start, t);
-                return 0;
-            }
             let (from, to) = (s.max(start), e.min(end));
             if from < to {
                 f(to - from, t);
@@ -127,20 +137,24 @@ impl ReadDistance {
         // sum and the count are exact as f64, so the correctly rounded
         // quotient is the distance itself. This skips the division and the
         // u128 conversion, a software routine (6% of `ard`).
-        if self.min == self.max && self.sum >> 53 == 0 {
-            return self.min as f64;
+        match self.exact_distance() {
+            Some(d) => d as f64,
+            None => self.sum as f64 / self.warm as f64,
         }
-        self.sum as f64 / self.warm as f64
     }
 
     /// [`ReadDistance::mean`] rounded to an integer distance: for a read at
     /// one distance, that distance, without the trip through floating point.
     #[inline]
     pub fn rounded_mean(&self) -> u64 {
-        if self.min == self.max && self.sum >> 53 == 0 {
-            return self.min;
-        }
-        self.mean().round() as u64
+        self.exact_distance().unwrap_or_else(|| self.mean().round() as u64)
+    }
+
+    /// The read's one distance, when its elements share it and their sum is
+    /// below 2^53 (so the mean computed in f64 is exactly that distance).
+    #[inline(always)]
+    fn exact_distance(&self) -> Option<u64> {
+        (self.min == self.max && self.sum >> 53 == 0).then_some(self.min)
     }
 }
 
@@ -195,12 +209,10 @@ impl ReuseClock {
     fn peek_with(&self, buffer: BufferId, offset: u64, len: u64, mut per_piece: impl FnMut(u64, u64)) -> ReadDistance {
         let now = self.now;
         // Inline, the common case: one piece, from a buffer's single segment.
-        if let Some((s, e, t)) = self.buffers[buffer as usize].single {
-            if s <= offset && e >= offset + len {
-                let d = now - t;
-                per_piece(len, d);
-                return ReadDistance { warm: len, sum: len as u128 * d as u128, min: d, max: d };
-            }
+        if let Some(t) = self.buffers[buffer as usize].covering(offset, offset + len) {
+            let d = now - t;
+            per_piece(len, d);
+            return ReadDistance { warm: len, sum: len as u128 * d as u128, min: d, max: d };
         }
         self.read_pieces(buffer, offset, len, now, &mut per_piece)
     }
