@@ -357,16 +357,26 @@ proptest! {
     #[test]
     fn set_arrays_equal_set_associative_queues_request_for_request(
         reqs in stream(), ways in prop::sample::select(vec![1usize, 2, 3, 5, 8, 16]), sets in 1usize..6, every in 2usize..9,
+        spread in 0usize..3,
     ) {
         // 8 and 16 ways have their own eviction path, which 24 distinct lines exercise in few sets.
         // Hits, evicted lines and back-invalidations, which `energy` relies on.
+        // Lines as small numbers, spread out (the arrays' hints grow), or a third of them
+        // far beyond the hints, sharing sets with near ones (found by a scan).
+        let line = |l: u64| match spread {
+            0 => l,
+            1 => l * 5003,
+            _ if l.is_multiple_of(3) => l + (1 << 40),
+            _ => l,
+        };
         for (kind, lru) in [(PolicyKind::Lru, true), (PolicyKind::Fifo, false)] {
             let mut queues = SetAssociative::new(kind, (ways * sets) as u64, ways as u64).unwrap();
             let mut arrays = SetArrays::new((ways * sets) as u64, ways as u64, lru);
             for (i, &l) in reqs.iter().enumerate() {
+                let l = line(l);
                 prop_assert_eq!(arrays.access(l), queues.access(l), "{} request {}", kind.name(), i);
                 if i % every == 0 {
-                    let victim = (l * 7) % 24;
+                    let victim = line((l * 7) % 24);
                     prop_assert_eq!(arrays.remove(victim), queues.remove(victim));
                 }
             }
