@@ -264,21 +264,8 @@ impl Hierarchy {
         self.move_line(below, owner);
     }
 
-    /// `level` evicted `victim`: write it back if dirty, and drop it from
-    /// every level above (their dirty copies are the newest data).
-    #[inline]
-    fn evicted(&mut self, level: usize, victim: u64) {
-        if level == 0 {
-            // L1's evictions, on most requests: nothing above to drop.
-            if self.levels[0].dirty.remove(victim) {
-                self.write_back(0, victim);
-            }
-            return;
-        }
-        self.evicted_below(level, victim);
-    }
-
-    /// [`Self::evicted`] for the levels below L1.
+    /// A level below L1 evicted `victim`: write it back if dirty, and drop
+    /// it from every level above (their dirty copies are the newest data).
     #[inline(never)]
     fn evicted_below(&mut self, level: usize, victim: u64) {
         let mut dirty = self.levels[level].dirty.remove(victim);
@@ -310,40 +297,60 @@ impl Hierarchy {
         // This event's lines all belong to its buffer: their moves are counted in one row.
         let n = self.levels.len();
         let row = role * (n + 1);
+        let count = last - first + 1;
+        if n == 0 {
+            // No cache: every line is read from (or written to) DRAM, level 0.
+            self.dram_read += count;
+            self.moves_by_role[row] += count;
+            if write {
+                self.dram_written += count;
+            }
+            return;
+        }
         // Every line is an L1 request; a lower level's requests are the
         // misses of the level above, counted in `finish`.
-        if let Some(l1) = self.levels.first_mut() {
-            l1.requests += last - first + 1;
-        }
+        self.levels[0].requests += count;
+        let mut l1_hits = 0;
         for line in first..=last {
-            let mut served = false;
-            for level in 0..n {
-                let a = self.levels[level].cache.access(line);
-                if let Some(victim) = a.evicted {
-                    self.evicted(level, victim);
-                }
-                if a.hit {
-                    self.levels[level].hits += 1;
-                    served = true;
-                    break;
-                }
-                // A miss here is a line fetched from below: charged where it is read.
-                if level + 1 < n {
-                    self.moves_by_role[row + level + 1] += 1;
+            let a = self.levels[0].cache.access(line);
+            if let Some(victim) = a.evicted {
+                // L1's evictions, on most requests: nothing above to drop.
+                if self.levels[0].dirty.remove(victim) {
+                    self.write_back(0, victim);
                 }
             }
-            if !served {
-                self.dram_read += 1;
-                self.moves_by_role[row + n] += 1;
+            if a.hit {
+                l1_hits += 1;
+            } else {
+                self.fetch(line, row);
             }
             if write {
-                if let Some(l1) = self.levels.first_mut() {
-                    l1.dirty.insert(line);
-                } else {
-                    self.dram_written += 1;
-                }
+                self.levels[0].dirty.insert(line);
             }
         }
+        self.levels[0].hits += l1_hits;
+    }
+
+    /// `line` missed in L1: it is fetched from the first level below that
+    /// holds it, or from DRAM; each level it misses in allocates it.
+    /// `row` is the line's role's row of `moves_by_role`.
+    #[inline]
+    fn fetch(&mut self, line: u64, row: usize) {
+        let n = self.levels.len();
+        for level in 1..n {
+            // The level above missed: the line is read from this one.
+            self.moves_by_role[row + level] += 1;
+            let a = self.levels[level].cache.access(line);
+            if let Some(victim) = a.evicted {
+                self.evicted_below(level, victim);
+            }
+            if a.hit {
+                self.levels[level].hits += 1;
+                return;
+            }
+        }
+        self.dram_read += 1;
+        self.moves_by_role[row + n] += 1;
     }
 
     /// Energy by role index: L1's bytes, and the lines each level moved, priced.

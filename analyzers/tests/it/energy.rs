@@ -168,6 +168,29 @@ proptest! {
     }
 }
 
+proptest! {
+    #[test]
+    fn without_caches_every_line_is_read_from_dram((header, events) in trace()) {
+        // The naive model's L1 requests are the trace's line requests.
+        let want = naive(&header, &events, (1, 1), (1, 1), [20.0, 100.0, 1300.0]);
+        let mut layout = memtrace_analyzers::linecache::LineLayout::new(&header, 64);
+        let written: u64 = events
+            .iter()
+            .filter(|e| e.op == Op::Write)
+            .map(|e| {
+                let (first, last) = layout.lines(e);
+                last - first + 1
+            })
+            .sum();
+        let mut sim = Hierarchy::new(&header, &[], 64, 1300.0, 1).unwrap();
+        events.iter().for_each(|e| sim.event(e));
+        let r = sim.finish();
+        prop_assert_eq!(r.dram_lines_read, want.hits[0] + want.misses[0]);
+        prop_assert_eq!(r.dram_lines_written, written);
+        prop_assert_eq!(r.energy_pj.by_level.len(), 1);
+    }
+}
+
 /// One 64-byte buffer written then read twice, two steps of a batch of 4,
 /// priced by hand: 3 x 64 bytes at L1 (24 words x 20 pJ), one line from L2
 /// (8 x 100 pJ) and from DRAM (8 x 1,300 pJ).
