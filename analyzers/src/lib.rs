@@ -35,6 +35,7 @@ pub mod info;
 pub mod linecache;
 pub mod linemap;
 pub mod mrc;
+mod prefetch;
 pub mod report;
 pub mod table;
 pub mod timeset;
@@ -98,7 +99,7 @@ where
             let mut analyzer = make(i, &header);
             workers.push(s.spawn(move || {
                 for batch in rx {
-                    analyzer.events(&batch);
+                    prefetch::replay_batch(&mut analyzer, &batch);
                 }
                 analyzer
             }));
@@ -133,7 +134,7 @@ pub fn replay_with_progress<A: Analyzer>(
 ) -> Result<A::Output> {
     let mut analyzer = make(reader.header());
     while let Some(batch) = reader.next_batch()? {
-        analyzer.events(batch);
+        prefetch::replay_batch(&mut analyzer, batch);
         let (done, total) = reader.progress();
         progress(&analyzer, done, total);
     }
