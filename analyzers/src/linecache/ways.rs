@@ -45,6 +45,8 @@ pub struct SetArrays {
 
 impl SetArrays {
     /// `capacity / ways` sets of `ways` lines (as [`super::SetAssociative::new`]); LRU when `lru`, else FIFO.
+    /// Ways above [`MAX_WAYS`] are taken as `MAX_WAYS`: [`super::set_arrays`] builds
+    /// [`super::SetAssociative`] for those instead.
     pub fn new(capacity: u64, ways: u64, lru: bool) -> SetArrays {
         let ways = ways.clamp(1, MAX_WAYS);
         let sets = (capacity / ways).max(1);
