@@ -18,7 +18,7 @@ const AHEAD: usize = 64;
 /// `analyzer.events(batch)`, in pieces of [`AHEAD`] events, each replayed
 /// after asking for the next piece's cache lines.
 #[inline]
-pub fn replay_batch<A: Analyzer + ?Sized>(analyzer: &mut A, batch: &[Event]) {
+pub(crate) fn replay_batch<A: Analyzer + ?Sized>(analyzer: &mut A, batch: &[Event]) {
     let mut pieces = batch.chunks(AHEAD).peekable();
     while let Some(piece) = pieces.next() {
         if let Some(next) = pieces.peek() {
