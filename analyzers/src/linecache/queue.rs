@@ -1,18 +1,26 @@
-//! LRU: one queue, the most recent line at the head. (FIFO is in
-//! `clock.rs`: a hand over the same list, which never moves a node.)
+//! LRU: one queue, the most recent line at the head, kept as a circular
+//! list the way `clock.rs` keeps its hand: the list runs from the tail
+//! (the least recent line) through `next` to the node before it (the
+//! head). A miss, when full, gives the tail's node to the new line where it
+//! is and steps the tail forward: the oldest becomes the newest without a
+//! link changing. A hit moves its node to just before the tail, unless it
+//! is the head already, or the tail (a step forward again). (FIFO is in
+//! `clock.rs`: the same hand, which never moves a node.)
 
 use super::policy::{Access, Policy};
-use super::slab::{List, Slab};
+use super::slab::{Slab, NIL};
 
 pub(crate) struct Queue {
     cap: usize,
+    len: usize,
     slab: Slab,
-    q: List,
+    /// The least recent line; `NIL` when empty.
+    tail: u32,
 }
 
 impl Queue {
     pub(crate) fn new(cap: usize) -> Queue {
-        Queue { cap, slab: Slab::default(), q: List::EMPTY }
+        Queue { cap, len: 0, slab: Slab::default(), tail: NIL }
     }
 }
 
@@ -20,26 +28,62 @@ impl Policy for Queue {
     #[inline(always)]
     fn access(&mut self, line: u64) -> Access {
         if let Some(i) = self.slab.find(line) {
-            self.slab.move_to_head(&mut self.q, i);
+            let nodes = &mut self.slab.nodes;
+            let tail = self.tail;
+            let head = nodes[tail as usize].prev;
+            if i == tail {
+                self.tail = nodes[i as usize].next;
+            } else if i != head {
+                // Off the list, then in between the head and the tail.
+                let (prev, next) = (nodes[i as usize].prev, nodes[i as usize].next);
+                nodes[prev as usize].next = next;
+                nodes[next as usize].prev = prev;
+                (nodes[i as usize].prev, nodes[i as usize].next) = (head, tail);
+                nodes[head as usize].next = i;
+                nodes[tail as usize].prev = i;
+            }
             return Access { hit: true, resident: true, evicted: None };
         }
         if self.cap == 0 {
             return Access::default();
         }
-        if self.q.len >= self.cap {
-            let t = self.q.tail;
+        if self.len >= self.cap {
+            let t = self.tail;
+            self.tail = self.slab.nodes[t as usize].next;
             let victim = self.slab.reuse(t, line);
-            self.slab.move_to_head(&mut self.q, t);
             return Access { hit: false, resident: true, evicted: Some(victim) };
         }
+        // A new head: just before the tail.
         let i = self.slab.alloc(line, 0);
-        self.slab.push_head(&mut self.q, i);
+        let nodes = &mut self.slab.nodes;
+        if self.tail == NIL {
+            (nodes[i as usize].prev, nodes[i as usize].next) = (i, i);
+            self.tail = i;
+        } else {
+            let head = nodes[self.tail as usize].prev;
+            (nodes[i as usize].prev, nodes[i as usize].next) = (head, self.tail);
+            nodes[head as usize].next = i;
+            nodes[self.tail as usize].prev = i;
+        }
+        self.len += 1;
         Access { hit: false, resident: true, evicted: None }
     }
 
     fn remove(&mut self, line: u64) -> bool {
         let Some(i) = self.slab.find(line) else { return false };
-        self.slab.discard(&mut self.q, i);
+        let nodes = &mut self.slab.nodes;
+        let (prev, next) = (nodes[i as usize].prev, nodes[i as usize].next);
+        if next == i {
+            self.tail = NIL;
+        } else {
+            nodes[prev as usize].next = next;
+            nodes[next as usize].prev = prev;
+            if self.tail == i {
+                self.tail = next;
+            }
+        }
+        self.len -= 1;
+        self.slab.release(i);
         true
     }
 }

@@ -1,18 +1,81 @@
 //! SIEVE (Zhang et al., NSDI 2024), with libCacheSim's hand.
+//!
+//! SIEVE's queue, seen from its hand, is two runs: the lines the hand has
+//! not yet examined in this pass (from the hand to the head, where new
+//! lines go), then the lines it kept because they were visited (from the
+//! tail to just behind the hand). They are two circular lists here:
+//! `ahead`, starting at the hand, and `kept`, in the order the hand passed
+//! them. A new line goes at the end of `ahead`, so a victim at the hand
+//! takes the new line where it is and the hand steps forward: no link
+//! changes, as in FIFO. Only a visited line relinks, once a pass, from
+//! `ahead` to the end of `kept`; when `ahead` runs out, the hand wraps to
+//! the tail: `kept` is the next pass.
 
 use super::policy::{Access, Policy};
-use super::slab::{List, Slab, NIL};
+use super::slab::{Node, Slab, NIL};
+
+/// [`Node::list`] of the lines ahead of the hand, and of the kept ones.
+const AHEAD: u8 = 0;
+const KEPT: u8 = 1;
 
 pub(crate) struct Sieve {
     cap: usize,
+    len: usize,
     slab: Slab,
-    q: List,
+    /// The hand: the first line ahead of it; `NIL` when none is.
     hand: u32,
+    /// The first line kept in this pass (the tail); `NIL` when none was.
+    kept: u32,
 }
 
 impl Sieve {
     pub(crate) fn new(cap: usize) -> Sieve {
-        Sieve { cap, slab: Slab::default(), q: List::EMPTY, hand: NIL }
+        Sieve { cap, len: 0, slab: Slab::default(), hand: NIL, kept: NIL }
+    }
+
+    /// The hand has passed every line: the kept ones are the next pass.
+    #[inline]
+    fn wrap_if_done(&mut self) {
+        if self.hand == NIL {
+            self.hand = std::mem::replace(&mut self.kept, NIL);
+            let mut i = self.hand;
+            while i != NIL {
+                self.slab.nodes[i as usize].list = AHEAD;
+                i = self.slab.nodes[i as usize].next;
+                if i == self.hand {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Puts node `i` last in the circular list starting at `first`.
+#[inline(always)]
+fn push_last(nodes: &mut [Node], first: &mut u32, i: u32) {
+    if *first == NIL {
+        (nodes[i as usize].prev, nodes[i as usize].next) = (i, i);
+        *first = i;
+    } else {
+        let last = nodes[*first as usize].prev;
+        (nodes[i as usize].prev, nodes[i as usize].next) = (last, *first);
+        nodes[last as usize].next = i;
+        nodes[*first as usize].prev = i;
+    }
+}
+
+/// Takes node `i` off the circular list starting at `first`.
+#[inline(always)]
+fn take_out(nodes: &mut [Node], first: &mut u32, i: u32) {
+    let (prev, next) = (nodes[i as usize].prev, nodes[i as usize].next);
+    if next == i {
+        *first = NIL;
+    } else {
+        nodes[prev as usize].next = next;
+        nodes[next as usize].prev = prev;
+        if *first == i {
+            *first = next;
+        }
     }
 }
 
@@ -26,30 +89,50 @@ impl Policy for Sieve {
         if self.cap == 0 {
             return Access::default();
         }
-        if self.q.len >= self.cap {
-            let mut o = if self.hand == NIL { self.q.tail } else { self.hand };
-            while self.slab.nodes[o as usize].freq > 0 {
-                self.slab.nodes[o as usize].freq -= 1;
-                let prev = self.slab.nodes[o as usize].prev;
-                o = if prev == NIL { self.q.tail } else { prev };
+        if self.len >= self.cap {
+            loop {
+                self.wrap_if_done();
+                let o = self.hand;
+                let nodes = &mut self.slab.nodes;
+                if nodes[o as usize].freq == 0 {
+                    break;
+                }
+                nodes[o as usize].freq -= 1;
+                take_out(nodes, &mut self.hand, o);
+                nodes[o as usize].list = KEPT;
+                push_last(nodes, &mut self.kept, o);
             }
-            self.hand = self.slab.nodes[o as usize].prev;
-            // The victim's node becomes the new line's, at the head.
+            let o = self.hand;
+            let next = self.slab.nodes[o as usize].next;
+            if next == o {
+                // The last line ahead: the new line comes after the kept ones.
+                self.hand = NIL;
+                self.wrap_if_done();
+                push_last(&mut self.slab.nodes, &mut self.hand, o);
+            } else {
+                // The new line is the last ahead of the hand, where the victim was.
+                self.hand = next;
+            }
             let victim = self.slab.reuse(o, line);
-            self.slab.move_to_head(&mut self.q, o);
             return Access { hit: false, resident: true, evicted: Some(victim) };
         }
-        let i = self.slab.alloc(line, 0);
-        self.slab.push_head(&mut self.q, i);
+        self.wrap_if_done();
+        let i = self.slab.alloc(line, AHEAD);
+        push_last(&mut self.slab.nodes, &mut self.hand, i);
+        self.len += 1;
         Access { hit: false, resident: true, evicted: None }
     }
 
     fn remove(&mut self, line: u64) -> bool {
         let Some(i) = self.slab.find(line) else { return false };
-        if self.hand == i {
-            self.hand = self.slab.nodes[i as usize].prev;
+        let nodes = &mut self.slab.nodes;
+        if nodes[i as usize].list == KEPT {
+            take_out(nodes, &mut self.kept, i);
+        } else {
+            take_out(nodes, &mut self.hand, i);
         }
-        self.slab.discard(&mut self.q, i);
+        self.len -= 1;
+        self.slab.release(i);
         true
     }
 }

@@ -80,31 +80,82 @@ fn naive_clock(reqs: &[u64], cap: usize) -> usize {
 
 /// SIEVE: queue oldest first; the hand walks from old to new, clearing
 /// visited bits and wrapping to the oldest; it stays where it evicted.
-fn naive_sieve(reqs: &[u64], cap: usize) -> usize {
-    let mut q: Vec<(u64, bool)> = Vec::new();
-    let mut hand: Option<u64> = None;
-    let mut m = 0;
-    for &l in reqs {
-        if let Some(e) = q.iter_mut().find(|e| e.0 == l) {
+/// SIEVE as the paper and libCacheSim describe it: a queue, oldest first,
+/// a visited bit per line, and a hand that remembers the line it stopped at
+/// (the one after its last victim, toward the newest; none: the oldest).
+struct NaiveSieve {
+    cap: usize,
+    q: Vec<(u64, bool)>,
+    hand: Option<u64>,
+}
+
+impl NaiveSieve {
+    /// Whether `l` hit, and what it evicted.
+    fn access(&mut self, l: u64) -> (bool, Option<u64>) {
+        if let Some(e) = self.q.iter_mut().find(|e| e.0 == l) {
             e.1 = true;
-            continue;
+            return (true, None);
         }
-        m += 1;
-        if cap == 0 {
-            continue;
+        if self.cap == 0 {
+            return (false, None);
         }
-        if q.len() == cap {
-            let mut i = hand.and_then(|h| q.iter().position(|e| e.0 == h)).unwrap_or(0);
-            while q[i].1 {
-                q[i].1 = false;
-                i = if i + 1 == q.len() { 0 } else { i + 1 };
+        let mut evicted = None;
+        if self.q.len() == self.cap {
+            let mut i = self.hand.and_then(|h| self.q.iter().position(|e| e.0 == h)).unwrap_or(0);
+            while self.q[i].1 {
+                self.q[i].1 = false;
+                i = if i + 1 == self.q.len() { 0 } else { i + 1 };
             }
-            q.remove(i);
-            hand = q.get(i).map(|e| e.0);
+            evicted = Some(self.q.remove(i).0);
+            self.hand = self.q.get(i).map(|e| e.0);
         }
-        q.push((l, false));
+        self.q.push((l, false));
+        (false, evicted)
     }
-    m
+
+    /// A removed line under the hand hands it to the next newer line.
+    fn remove(&mut self, l: u64) -> bool {
+        let Some(i) = self.q.iter().position(|e| e.0 == l) else { return false };
+        if self.hand == Some(l) {
+            self.hand = self.q.get(i + 1).map(|e| e.0);
+        }
+        self.q.remove(i);
+        true
+    }
+}
+
+fn naive_sieve(reqs: &[u64], cap: usize) -> usize {
+    let mut s = NaiveSieve { cap, q: Vec::new(), hand: None };
+    reqs.iter().filter(|&&l| !s.access(l).0).count()
+}
+
+/// LRU as a list, oldest first: a hit moves to the back, a miss when full
+/// evicts the front.
+struct NaiveLru {
+    cap: usize,
+    q: Vec<u64>,
+}
+
+impl NaiveLru {
+    /// Whether `l` hit, and what it evicted.
+    fn access(&mut self, l: u64) -> (bool, Option<u64>) {
+        if let Some(i) = self.q.iter().position(|&x| x == l) {
+            self.q.remove(i);
+            self.q.push(l);
+            return (true, None);
+        }
+        if self.cap == 0 {
+            return (false, None);
+        }
+        let evicted = (self.q.len() == self.cap).then(|| self.q.remove(0));
+        self.q.push(l);
+        (false, evicted)
+    }
+
+    fn remove(&mut self, l: u64) -> bool {
+        let at = self.q.iter().position(|&x| x == l);
+        at.map(|i| self.q.remove(i)).is_some()
+    }
 }
 
 /// LFU: evicts the least frequently used line (hits while cached, a new line
@@ -319,6 +370,28 @@ proptest! {
                     let victim = (l * 7) % 24;
                     prop_assert_eq!(clock.remove(victim), model.remove(victim), "{} removal after request {}", kind.name(), i);
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn lru_and_sieve_equal_their_list_models_request_for_request(reqs in stream(), cap in 0usize..12, every in 2usize..7) {
+        // Circular lists against the plain queues: hits, victims and
+        // back-invalidations (`energy`'s), with the hand of SIEVE carried
+        // across removals.
+        let mut lru = PolicyKind::Lru.build(cap as u64).unwrap();
+        let mut lru_model = NaiveLru { cap, q: Vec::new() };
+        let mut sieve = PolicyKind::Sieve.build(cap as u64).unwrap();
+        let mut sieve_model = NaiveSieve { cap, q: Vec::new(), hand: None };
+        for (i, &l) in reqs.iter().enumerate() {
+            let a = lru.access(l);
+            prop_assert_eq!((a.hit, a.evicted), lru_model.access(l), "lru request {}", i);
+            let a = sieve.access(l);
+            prop_assert_eq!((a.hit, a.evicted), sieve_model.access(l), "sieve request {}", i);
+            if i % every == 0 {
+                let victim = (l * 7) % 24;
+                prop_assert_eq!(lru.remove(victim), lru_model.remove(victim), "lru removal after request {}", i);
+                prop_assert_eq!(sieve.remove(victim), sieve_model.remove(victim), "sieve removal after request {}", i);
             }
         }
     }
