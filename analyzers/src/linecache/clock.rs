@@ -13,7 +13,7 @@
 //! without moving the tail's node to the head.
 
 use super::policy::{Access, Policy};
-use super::slab::{Slab, NIL};
+use super::slab::{ring_push_last, ring_take_out, Slab, NIL};
 
 /// CLOCK when `SECOND_CHANCE`, FIFO when not.
 pub(crate) struct Clock<const SECOND_CHANCE: bool = true> {
@@ -58,33 +58,14 @@ impl<const SECOND_CHANCE: bool> Policy for Clock<SECOND_CHANCE> {
         }
         // A new head: just before the hand.
         let i = self.slab.alloc(line, 0);
-        let nodes = &mut self.slab.nodes;
-        if self.hand == NIL {
-            (nodes[i as usize].prev, nodes[i as usize].next) = (i, i);
-            self.hand = i;
-        } else {
-            let head = nodes[self.hand as usize].prev;
-            (nodes[i as usize].prev, nodes[i as usize].next) = (head, self.hand);
-            nodes[head as usize].next = i;
-            nodes[self.hand as usize].prev = i;
-        }
+        ring_push_last(&mut self.slab.nodes, &mut self.hand, i);
         self.len += 1;
         Access { hit: false, resident: true, evicted: None }
     }
 
     fn remove(&mut self, line: u64) -> bool {
         let Some(i) = self.slab.find(line) else { return false };
-        let nodes = &mut self.slab.nodes;
-        let (prev, next) = (nodes[i as usize].prev, nodes[i as usize].next);
-        if next == i {
-            self.hand = NIL;
-        } else {
-            nodes[prev as usize].next = next;
-            nodes[next as usize].prev = prev;
-            if self.hand == i {
-                self.hand = next;
-            }
-        }
+        ring_take_out(&mut self.slab.nodes, &mut self.hand, i);
         self.len -= 1;
         self.slab.release(i);
         true

@@ -8,7 +8,7 @@
 //! `clock.rs`: the same hand, which never moves a node.)
 
 use super::policy::{Access, Policy};
-use super::slab::{Slab, NIL};
+use super::slab::{ring_push_last, ring_take_out, Slab, NIL};
 
 pub(crate) struct Queue {
     cap: usize,
@@ -35,12 +35,8 @@ impl Policy for Queue {
                 self.tail = nodes[i as usize].next;
             } else if i != head {
                 // Off the list, then in between the head and the tail.
-                let (prev, next) = (nodes[i as usize].prev, nodes[i as usize].next);
-                nodes[prev as usize].next = next;
-                nodes[next as usize].prev = prev;
-                (nodes[i as usize].prev, nodes[i as usize].next) = (head, tail);
-                nodes[head as usize].next = i;
-                nodes[tail as usize].prev = i;
+                ring_take_out(nodes, &mut self.tail, i);
+                ring_push_last(nodes, &mut self.tail, i);
             }
             return Access { hit: true, resident: true, evicted: None };
         }
@@ -55,33 +51,14 @@ impl Policy for Queue {
         }
         // A new head: just before the tail.
         let i = self.slab.alloc(line, 0);
-        let nodes = &mut self.slab.nodes;
-        if self.tail == NIL {
-            (nodes[i as usize].prev, nodes[i as usize].next) = (i, i);
-            self.tail = i;
-        } else {
-            let head = nodes[self.tail as usize].prev;
-            (nodes[i as usize].prev, nodes[i as usize].next) = (head, self.tail);
-            nodes[head as usize].next = i;
-            nodes[self.tail as usize].prev = i;
-        }
+        ring_push_last(&mut self.slab.nodes, &mut self.tail, i);
         self.len += 1;
         Access { hit: false, resident: true, evicted: None }
     }
 
     fn remove(&mut self, line: u64) -> bool {
         let Some(i) = self.slab.find(line) else { return false };
-        let nodes = &mut self.slab.nodes;
-        let (prev, next) = (nodes[i as usize].prev, nodes[i as usize].next);
-        if next == i {
-            self.tail = NIL;
-        } else {
-            nodes[prev as usize].next = next;
-            nodes[next as usize].prev = prev;
-            if self.tail == i {
-                self.tail = next;
-            }
-        }
+        ring_take_out(&mut self.slab.nodes, &mut self.tail, i);
         self.len -= 1;
         self.slab.release(i);
         true

@@ -12,9 +12,9 @@
 //! the tail: `kept` is the next pass.
 
 use super::policy::{Access, Policy};
-use super::slab::{Node, Slab, NIL};
+use super::slab::{ring_push_last as push_last, ring_take_out as take_out, Slab, NIL};
 
-/// [`Node::list`] of the lines ahead of the hand, and of the kept ones.
+/// `Node::list` of the lines ahead of the hand, and of the kept ones.
 const AHEAD: u8 = 0;
 const KEPT: u8 = 1;
 
@@ -46,35 +46,6 @@ impl Sieve {
                     break;
                 }
             }
-        }
-    }
-}
-
-/// Puts node `i` last in the circular list starting at `first`.
-#[inline(always)]
-fn push_last(nodes: &mut [Node], first: &mut u32, i: u32) {
-    if *first == NIL {
-        (nodes[i as usize].prev, nodes[i as usize].next) = (i, i);
-        *first = i;
-    } else {
-        let last = nodes[*first as usize].prev;
-        (nodes[i as usize].prev, nodes[i as usize].next) = (last, *first);
-        nodes[last as usize].next = i;
-        nodes[*first as usize].prev = i;
-    }
-}
-
-/// Takes node `i` off the circular list starting at `first`.
-#[inline(always)]
-fn take_out(nodes: &mut [Node], first: &mut u32, i: u32) {
-    let (prev, next) = (nodes[i as usize].prev, nodes[i as usize].next);
-    if next == i {
-        *first = NIL;
-    } else {
-        nodes[prev as usize].next = next;
-        nodes[next as usize].prev = prev;
-        if *first == i {
-            *first = next;
         }
     }
 }

@@ -139,6 +139,37 @@ pub(crate) fn alloc<T>(nodes: &mut Vec<T>, free: &mut Vec<u32>, node: T) -> u32 
     }
 }
 
+/// Puts node `i` last in the circular list whose first node is `first`
+/// (`NIL`: empty), through `next`: just before `first`.
+#[inline(always)]
+pub(crate) fn ring_push_last(nodes: &mut [Node], first: &mut u32, i: u32) {
+    if *first == NIL {
+        (nodes[i as usize].prev, nodes[i as usize].next) = (i, i);
+        *first = i;
+    } else {
+        let last = nodes[*first as usize].prev;
+        (nodes[i as usize].prev, nodes[i as usize].next) = (last, *first);
+        nodes[last as usize].next = i;
+        nodes[*first as usize].prev = i;
+    }
+}
+
+/// Takes node `i` off the circular list whose first node is `first`; the
+/// next node is first after it, `NIL` when it was alone.
+#[inline(always)]
+pub(crate) fn ring_take_out(nodes: &mut [Node], first: &mut u32, i: u32) {
+    let (prev, next) = (nodes[i as usize].prev, nodes[i as usize].next);
+    if next == i {
+        *first = NIL;
+    } else {
+        nodes[prev as usize].next = next;
+        nodes[next as usize].prev = prev;
+        if *first == i {
+            *first = next;
+        }
+    }
+}
+
 #[derive(Default)]
 pub(crate) struct Slab {
     pub(crate) nodes: Vec<Node>,
