@@ -12,7 +12,7 @@
 //! the tail: `kept` is the next pass.
 
 use super::policy::{Access, Policy};
-use super::slab::{ring_push_last as push_last, ring_take_out as take_out, Slab, NIL};
+use super::slab::{ring_push_last, ring_take_out, Slab, NIL};
 
 /// `Node::list` of the lines ahead of the hand, and of the kept ones.
 const AHEAD: u8 = 0;
@@ -69,9 +69,9 @@ impl Policy for Sieve {
                     break;
                 }
                 nodes[o as usize].freq -= 1;
-                take_out(nodes, &mut self.hand, o);
+                ring_take_out(nodes, &mut self.hand, o);
                 nodes[o as usize].list = KEPT;
-                push_last(nodes, &mut self.kept, o);
+                ring_push_last(nodes, &mut self.kept, o);
             }
             let o = self.hand;
             let next = self.slab.nodes[o as usize].next;
@@ -79,7 +79,7 @@ impl Policy for Sieve {
                 // The last line ahead: the new line comes after the kept ones.
                 self.hand = NIL;
                 self.wrap_if_done();
-                push_last(&mut self.slab.nodes, &mut self.hand, o);
+                ring_push_last(&mut self.slab.nodes, &mut self.hand, o);
             } else {
                 // The new line is the last ahead of the hand, where the victim was.
                 self.hand = next;
@@ -89,7 +89,7 @@ impl Policy for Sieve {
         }
         self.wrap_if_done();
         let i = self.slab.alloc(line, AHEAD);
-        push_last(&mut self.slab.nodes, &mut self.hand, i);
+        ring_push_last(&mut self.slab.nodes, &mut self.hand, i);
         self.len += 1;
         Access { hit: false, resident: true, evicted: None }
     }
@@ -98,9 +98,9 @@ impl Policy for Sieve {
         let Some(i) = self.slab.find(line) else { return false };
         let nodes = &mut self.slab.nodes;
         if nodes[i as usize].list == KEPT {
-            take_out(nodes, &mut self.kept, i);
+            ring_take_out(nodes, &mut self.kept, i);
         } else {
-            take_out(nodes, &mut self.hand, i);
+            ring_take_out(nodes, &mut self.hand, i);
         }
         self.len -= 1;
         self.slab.release(i);

@@ -1,6 +1,8 @@
-//! Intrusive doubly linked lists over a node slab (head is the newest
-//! end): the queues of every list-based policy, and (through [`Linked`])
-//! the object cache's LRU list in `cache.rs`.
+//! Intrusive doubly linked lists over a node slab: [`List`]s (head is the
+//! newest end) for s3fifo, arc and lfu, and (through [`Linked`]) the object
+//! cache's LRU list in `cache.rs`; circular lists (`ring_push_last`,
+//! `ring_take_out`) for lru, fifo, clock and sieve, whose misses then
+//! relink nothing.
 
 use crate::linemap::LineMap;
 
@@ -9,9 +11,9 @@ pub(crate) const NIL: u32 = u32::MAX;
 #[derive(Clone, Copy)]
 pub(crate) struct Node {
     pub(crate) line: u64,
-    /// Toward the head (newer).
+    /// On a [`List`]: toward the head (newer). On a ring: the node before.
     pub(crate) prev: u32,
-    /// Toward the tail (older).
+    /// On a [`List`]: toward the tail (older). On a ring: the node after.
     pub(crate) next: u32,
     pub(crate) freq: u32,
     /// Which list the node is on (policy-specific).
@@ -84,8 +86,8 @@ impl List {
 /// trait. The slab below keeps its own copy of `push_head`, `push_tail`
 /// and `unlink` for the line policies: routing them through the generic
 /// ones cost s3fifo 6% and arc 2% more instructions (callgrind), in their
-/// hottest loop. `move_to_head`, the commonest, is shared: the generic one
-/// measures the same for lru, sieve, s3fifo and arc.
+/// hottest loop. `move_to_head` is shared: the generic one measured the
+/// same for arc (and for lru and sieve, which have since moved to rings).
 pub(crate) trait Linked {
     /// `(prev, next)`.
     fn links(&self) -> (u32, u32);
