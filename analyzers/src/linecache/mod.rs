@@ -17,6 +17,7 @@
 mod arc;
 mod belady;
 mod clock;
+mod clock_ring;
 mod future;
 mod layout;
 mod lfu;

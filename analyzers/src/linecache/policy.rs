@@ -30,6 +30,23 @@ pub trait Policy: Send {
     fn remove(&mut self, line: u64) -> bool;
 }
 
+/// Requests of a run of lines (an event's, in order), telling `seen` what
+/// each did: the simulator's loop, which a policy may serve with its state
+/// in locals. Every policy runs as its [`Policy::access`] loop; CLOCK and
+/// FIFO in their array form have their own.
+pub(crate) trait Run {
+    fn access_all(&mut self, first: u64, last: u64, seen: impl FnMut(u64, Access));
+}
+
+impl<P: Policy + ?Sized> Run for P {
+    #[inline(always)]
+    fn access_all(&mut self, first: u64, last: u64, mut seen: impl FnMut(u64, Access)) {
+        for l in first..=last {
+            seen(l, self.access(l));
+        }
+    }
+}
+
 /// A replacement policy, by name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PolicyKind {

@@ -5,10 +5,10 @@ use memtrace::{Event, Header, Op};
 use serde::Serialize;
 
 use super::belady::Belady;
-use super::clock::{Clock, Fifo};
+use super::clock_ring::RingClock;
 use super::future::Future;
 use super::layout::LineLayout;
-use super::policy::{build_cache, Assoc, Policy, PolicyKind};
+use super::policy::{build_cache, Assoc, Policy, PolicyKind, Run};
 use super::queue::Queue;
 use super::sieve::Sieve;
 use crate::linemap::LineSet;
@@ -63,7 +63,7 @@ impl EventLines {
     /// Requests every line; returns hits, bytes written back by the event's
     /// own buffer, and by all buffers (other buffers' are added to them here).
     #[inline(always)]
-    fn through<P: Policy + ?Sized>(
+    fn through<P: Run + ?Sized>(
         &self,
         policy: &mut P,
         dirty: &mut LineSet,
@@ -71,8 +71,7 @@ impl EventLines {
         per_buffer: &mut [Traffic],
     ) -> (u64, u64, u64) {
         let (mut hits, mut own_wb, mut total_wb) = (0u64, 0u64, 0u64);
-        for l in self.first..=self.last {
-            let a = policy.access(l);
+        policy.access_all(self.first, self.last, |l, a| {
             hits += a.hit as u64;
             if let Some(v) = a.evicted {
                 if dirty.remove(v) {
@@ -92,7 +91,7 @@ impl EventLines {
                     own_wb += self.line;
                 }
             }
-        }
+        });
         (hits, own_wb, total_wb)
     }
 }
@@ -136,8 +135,8 @@ pub struct LineResult {
 /// twice as fast); the rest behind the trait object.
 enum SimPolicy {
     Lru(Queue),
-    Fifo(Fifo),
-    Clock(Clock),
+    Fifo(RingClock<false>),
+    Clock(RingClock<true>),
     Sieve(Sieve),
     Other(Box<dyn Policy>),
 }
@@ -171,8 +170,9 @@ impl LineCacheSim {
                 None => belady(),
             },
             (PolicyKind::Lru, _) => SimPolicy::Lru(Queue::new(cap as usize)),
-            (PolicyKind::Fifo, _) => SimPolicy::Fifo(Fifo::new(cap as usize)),
-            (PolicyKind::Clock, _) => SimPolicy::Clock(Clock::new(cap as usize)),
+            // The array form: a simulation never takes a line out.
+            (PolicyKind::Fifo, _) => SimPolicy::Fifo(RingClock::new(cap as usize)),
+            (PolicyKind::Clock, _) => SimPolicy::Clock(RingClock::new(cap as usize)),
             (PolicyKind::Sieve, _) => SimPolicy::Sieve(Sieve::new(cap as usize)),
             (kind, _) => match kind.build(cap) {
                 Some(cache) => SimPolicy::Other(cache),

@@ -306,6 +306,40 @@ fn naive_s3fifo(reqs: &[u64], c: usize) -> usize {
     m
 }
 
+#[test]
+fn clock_turned_into_a_list_mid_sweep_keeps_the_lines_it_would_pass() {
+    // 128 lines, 10..=20 hit; 5 misses take lines 0..=4, the hand now
+    // inside its first word with referenced lines ahead of it. The first
+    // removal turns the array into the list: the lines ahead keep their
+    // bits (passed, not evicted), and the hand goes on from line 5.
+    let mut reqs: Vec<u64> = (0..128).collect();
+    reqs.extend(10..=20);
+    reqs.extend(1000..1005);
+    let removed = 100;
+    let after: Vec<u64> = (2000..2040).chain(10..=20).chain(3000..3200).collect();
+    let mut clock = PolicyKind::Clock.build(128).unwrap();
+    let mut model = NaiveClock { cap: 128, q: Vec::new(), second_chance: true };
+    for (i, &l) in reqs.iter().enumerate() {
+        let a = clock.access(l);
+        assert_eq!((a.hit, a.evicted), model.access(l), "request {i}");
+    }
+    assert_eq!(clock.remove(removed), model.remove(removed));
+    for (i, &l) in after.iter().enumerate() {
+        let a = clock.access(l);
+        assert_eq!((a.hit, a.evicted), model.access(l), "request {i} after the removal");
+    }
+    // The lines passed were kept through the list's first pass: they hit.
+    let mut c = PolicyKind::Clock.build(128).unwrap();
+    for &l in &reqs {
+        c.access(l);
+    }
+    c.remove(removed);
+    for l in 2000..2040 {
+        c.access(l);
+    }
+    assert!((10..=20).all(|l| c.access(l).hit));
+}
+
 fn stream() -> impl Strategy<Value = Vec<u64>> {
     prop::collection::vec(0u64..24, 0..400)
 }
@@ -368,6 +402,33 @@ proptest! {
                 prop_assert_eq!((a.hit, a.evicted), model.access(l), "{} request {}", kind.name(), i);
                 if i % every == 0 {
                     let victim = (l * 7) % 24;
+                    prop_assert_eq!(clock.remove(victim), model.remove(victim), "{} removal after request {}", kind.name(), i);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn clock_and_fifo_equal_the_queue_model_across_words(
+        reqs in prop::collection::vec(prop_oneof![0u64..48, 0u64..200, 0u64..700], 0..2500),
+        cap in 1usize..300,
+        every in 3usize..60,
+        first_removal in 0usize..3000,
+    ) {
+        // The array form (`cache`'s) over capacities of several 64-line
+        // words, one that is not a multiple of 64, growth while filling, a
+        // hot set that leaves runs of referenced lines (whole words of them)
+        // for the hand to pass, and wrapping; then, from the first removal
+        // on (if any), the list it turns into, carrying the hand, its
+        // half-swept word and the bits.
+        for (kind, second_chance) in [(PolicyKind::Clock, true), (PolicyKind::Fifo, false)] {
+            let mut clock = kind.build(cap as u64).unwrap();
+            let mut model = NaiveClock { cap, q: Vec::new(), second_chance };
+            for (i, &l) in reqs.iter().enumerate() {
+                let a = clock.access(l);
+                prop_assert_eq!((a.hit, a.evicted), model.access(l), "{} request {}", kind.name(), i);
+                if i >= first_removal && i % every == 0 {
+                    let victim = reqs[(i * 31) % reqs.len()];
                     prop_assert_eq!(clock.remove(victim), model.remove(victim), "{} removal after request {}", kind.name(), i);
                 }
             }

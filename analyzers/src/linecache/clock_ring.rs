@@ -1,0 +1,278 @@
+//! CLOCK and FIFO of a cache that never loses a line but by eviction: the
+//! hand going round an array ([`RingClock`]), the form `cache` replays.
+//!
+//! The same cache as libCacheSim's queue form (newest at the head, the
+//! tail examined, a referenced tail moved to the head with its bit cleared,
+//! the victim replaced by the new line at the head). Moving the tail to the
+//! head is only the hand stepping forward, and the victim's place takes the
+//! new line, so a full cache never reorders its lines: they sit in an array
+//! in the order the hand meets them, with the reference bits beside them in
+//! a bitset by position.
+//!
+//! The hand decides a word of 64 positions at a time. When it enters a
+//! word, the lines ahead of it there that are referenced will be passed
+//! (their bits cleared now), and the others, `pending`, are the next
+//! victims, lowest first, unless a hit takes one out of `pending` first
+//! (it would be referenced when the hand came, so passed). A miss is then
+//! one `trailing_zeros` on `pending`, with no branch on whether a line is
+//! referenced: walking a linked list, that branch mispredicted at every
+//! referenced line and made CLOCK the slowest of the four simple policies.
+//!
+//! The array is a ring buffer: `len` lines from the hand, wrapping at its
+//! end, and free positions after them up to the hand, which is where a new
+//! line goes while the cache is not full (just before the hand: examined
+//! last). It grows by doubling up to the capacity, so memory follows the
+//! lines stored, not the capacity asked for.
+//!
+//! Taking a line out of the middle would move every line between it and
+//! the hand, so this form has no `remove`: the first back-invalidation
+//! (`energy`'s) turns the cache into the linked form of `clock.rs`
+//! ([`RingClock::into_list`]), where it costs nothing.
+
+use super::clock::ListClock;
+use super::policy::{Access, Run};
+use crate::linemap::LineMap;
+
+/// No word being swept.
+const NO_WORD: usize = usize::MAX;
+
+/// CLOCK when `SECOND_CHANCE`, FIFO when not.
+pub(crate) struct RingClock<const SECOND_CHANCE: bool> {
+    ring: Ring<SECOND_CHANCE>,
+    hand: Hand,
+}
+
+/// The lines and their bits; the hand is kept apart, so that a run of
+/// requests can hold it in registers and a single request need not copy it.
+struct Ring<const SECOND_CHANCE: bool> {
+    cap: usize,
+    len: usize,
+    /// The ring: `len` lines from the hand (wrapping at the end), in the
+    /// order the hand meets them; the positions after them up to the hand
+    /// are free.
+    lines: Vec<u64>,
+    /// Line -> position.
+    map: LineMap,
+    /// Reference bits by position (CLOCK only); in the word being swept,
+    /// the positions ahead of the hand read clear (see [`Hand::pending`]).
+    referenced: Vec<u64>,
+}
+
+/// Where the hand is: a few words that a run of requests keeps in locals.
+#[derive(Clone, Copy)]
+struct Hand {
+    /// The position of the next line examined. While a word is swept it
+    /// may be one past the end (the wrap is taken when the next word is).
+    at: usize,
+    /// The word the hand is sweeping (full cache only), or `NO_WORD`.
+    word: usize,
+    /// Its positions ahead of the hand that will be victims, in order; the
+    /// others ahead of the hand were referenced (or hit since) and are passed.
+    pending: u64,
+}
+
+impl Hand {
+    /// At position 0, sweeping nothing.
+    const START: Hand = Hand { at: 0, word: NO_WORD, pending: 0 };
+}
+
+/// Bits `from..to` of a word (`from < 64`, `from <= to <= 64`).
+#[inline(always)]
+fn bits(from: usize, to: usize) -> u64 {
+    let below_to = if to >= 64 { !0 } else { (1u64 << to) - 1 };
+    below_to & !((1u64 << from) - 1)
+}
+
+impl<const SECOND_CHANCE: bool> RingClock<SECOND_CHANCE> {
+    pub(crate) fn new(cap: usize) -> RingClock<SECOND_CHANCE> {
+        RingClock {
+            ring: Ring { cap, len: 0, lines: Vec::new(), map: LineMap::new(), referenced: Vec::new() },
+            hand: Hand::START,
+        }
+    }
+
+    /// Writes the swept word's decisions back as reference bits (the lines
+    /// ahead of the hand and not pending are referenced) and ends the sweep.
+    fn settle(&mut self) {
+        let Hand { at, word, pending } = self.hand;
+        let n = self.ring.lines.len();
+        if SECOND_CHANCE && word != NO_WORD && at / 64 == word {
+            self.ring.referenced[word] |= bits(at % 64, (n - 64 * word).min(64)) & !pending;
+        }
+        self.hand = Hand { at: if at == n { 0 } else { at }, word: NO_WORD, pending: 0 };
+    }
+}
+
+impl<const SECOND_CHANCE: bool> Ring<SECOND_CHANCE> {
+    /// The ring's `k`-th position from the hand at `hand` (`k < lines.len()`).
+    #[inline(always)]
+    fn at(&self, hand: usize, k: usize) -> usize {
+        let p = hand + k;
+        if p >= self.lines.len() {
+            p - self.lines.len()
+        } else {
+            p
+        }
+    }
+
+    /// A full cache's victim.
+    #[inline(always)]
+    fn victim(&mut self, hand: &mut Hand) -> usize {
+        if !SECOND_CHANCE {
+            return if hand.at == self.lines.len() { 0 } else { hand.at };
+        }
+        if hand.pending == 0 {
+            self.next_word(hand);
+        }
+        let p = 64 * hand.word + hand.pending.trailing_zeros() as usize;
+        hand.pending &= hand.pending - 1;
+        p
+    }
+
+    /// Moves the hand into the next word with a line it will evict: the
+    /// rest of the one it was in (or, entering, the one it is at) was all
+    /// passed, and so is any word of referenced lines on the way.
+    #[cold]
+    fn next_word(&mut self, hand: &mut Hand) {
+        let n = self.lines.len();
+        let mut p = match hand.word {
+            NO_WORD => hand.at,
+            w => 64 * (w + 1),
+        };
+        loop {
+            if p >= n {
+                p = 0;
+            }
+            let (w, b) = (p / 64, p % 64);
+            let ahead = bits(b, (n - 64 * w).min(64));
+            let pending = !self.referenced[w] & ahead;
+            // Passed or taken: every bit ahead reads clear from now on.
+            self.referenced[w] &= !ahead;
+            if pending != 0 {
+                *hand = Hand { at: p, word: w, pending };
+                return;
+            }
+            p = 64 * (w + 1);
+        }
+    }
+
+    #[inline(always)]
+    fn set_bit(&mut self, p: usize, on: bool) {
+        let (w, m) = (p / 64, 1u64 << (p % 64));
+        if on {
+            self.referenced[w] |= m;
+        } else {
+            self.referenced[w] &= !m;
+        }
+    }
+
+    #[inline(always)]
+    fn bit(&self, p: usize) -> bool {
+        self.referenced[p / 64] >> (p % 64) & 1 == 1
+    }
+
+    /// Puts `line` last (just before the hand) in a cache that is not full
+    /// (so not being swept).
+    fn push_last(&mut self, line: u64, hand: &mut Hand) {
+        if self.len == self.lines.len() {
+            self.grow(hand);
+        }
+        let p = self.at(hand.at, self.len);
+        self.lines[p] = line;
+        if SECOND_CHANCE {
+            self.set_bit(p, false);
+        }
+        self.map.insert(line, p as u32);
+        self.len += 1;
+    }
+
+    /// A full ring (shorter than the capacity) doubles, up to the capacity,
+    /// its lines moved to the front in the hand's order: constant time per
+    /// line stored, over the growth.
+    #[cold]
+    fn grow(&mut self, hand: &mut Hand) {
+        let n = self.lines.len();
+        let want = (2 * n).max(16).min(self.cap);
+        let mut lines = Vec::with_capacity(want);
+        let mut referenced = vec![0u64; if SECOND_CHANCE { want.div_ceil(64) } else { 0 }];
+        // Full, so every position holds a line.
+        for k in 0..n {
+            let p = self.at(hand.at, k);
+            lines.push(self.lines[p]);
+            if SECOND_CHANCE && self.bit(p) {
+                referenced[k / 64] |= 1 << (k % 64);
+            }
+            if p != k {
+                self.map.insert(self.lines[p], k as u32);
+            }
+        }
+        lines.resize(want, 0);
+        (self.lines, self.referenced, hand.at) = (lines, referenced, 0);
+    }
+
+    /// One request, the hand's state passed in (to stay in registers over a run).
+    #[inline(always)]
+    fn request(&mut self, line: u64, hand: &mut Hand) -> Access {
+        if let Some(p) = self.map.get(line) {
+            if SECOND_CHANCE {
+                let p = p as usize;
+                if p / 64 == hand.word && p >= hand.at {
+                    // Ahead of the hand in its word: passed, not taken.
+                    hand.pending &= !(1 << (p % 64));
+                } else {
+                    self.set_bit(p, true);
+                }
+            }
+            return Access { hit: true, resident: true, evicted: None };
+        }
+        if self.cap == 0 {
+            return Access::default();
+        }
+        if self.len >= self.cap {
+            // Full: the ring is the whole array, and the new line takes the
+            // victim's place, the last one the hand will come to.
+            let p = self.victim(hand);
+            let victim = std::mem::replace(&mut self.lines[p], line);
+            self.map.relocate(victim, line, p as u32);
+            hand.at = p + 1;
+            return Access { hit: false, resident: true, evicted: Some(victim) };
+        }
+        self.push_last(line, hand);
+        Access { hit: false, resident: true, evicted: None }
+    }
+}
+
+impl<const SECOND_CHANCE: bool> RingClock<SECOND_CHANCE> {
+    #[inline(always)]
+    pub(crate) fn access(&mut self, line: u64) -> Access {
+        self.ring.request(line, &mut self.hand)
+    }
+
+    pub(crate) fn contains(&self, line: u64) -> bool {
+        self.ring.map.get(line).is_some()
+    }
+
+    /// The same cache as a linked ring: the lines in the hand's order, with
+    /// their bits.
+    pub(crate) fn into_list(mut self) -> ListClock<SECOND_CHANCE> {
+        self.settle();
+        let ring = &self.ring;
+        let mut list = ListClock::new(ring.cap);
+        for k in 0..ring.len {
+            let p = ring.at(self.hand.at, k);
+            list.push_last(ring.lines[p], SECOND_CHANCE && ring.bit(p));
+        }
+        list
+    }
+}
+
+impl<const SECOND_CHANCE: bool> Run for RingClock<SECOND_CHANCE> {
+    #[inline(always)]
+    fn access_all(&mut self, first: u64, last: u64, mut seen: impl FnMut(u64, Access)) {
+        let mut hand = self.hand;
+        for l in first..=last {
+            seen(l, self.ring.request(l, &mut hand));
+        }
+        self.hand = hand;
+    }
+}
