@@ -35,6 +35,7 @@ pub mod info;
 pub mod linecache;
 pub mod linemap;
 pub mod mrc;
+mod pool;
 mod prefetch;
 pub mod report;
 pub mod table;
@@ -75,8 +76,9 @@ pub fn replay<A: Analyzer>(reader: TraceReader, make: impl FnOnce(&Header) -> A)
 /// Hears `(batch, bytes done, file length)` as [`replay_all`] hands out batches.
 pub type BatchProgress<'a> = dyn FnMut(&[Event], u64, Option<u64>) + 'a;
 
-/// Replays the trace once through `n` analyzers (`make(i, header)`), each
-/// on its own thread: the trace is opened, read, decoded and checked once,
+/// Replays the trace once through `n` analyzers (`make(i, header)`), on
+/// as many threads as there are cores (each analyzer on one at a time, its
+/// batches in order): the trace is opened, read, decoded and checked once,
 /// and every batch is shared by all of them, however many configurations a
 /// command simulates. `progress(batch, bytes done, file length)` is called
 /// as batches are handed out. Outputs come in the order of `i`.
@@ -90,39 +92,27 @@ where
     A: Analyzer + Send,
 {
     let header = reader.header().clone();
-    std::thread::scope(|s| {
-        let mut to_workers = Vec::with_capacity(n);
-        let mut workers = Vec::with_capacity(n);
-        for i in 0..n {
-            // A few batches in flight: the reader waits for the slowest analyzer.
-            let (tx, rx) = std::sync::mpsc::sync_channel::<std::sync::Arc<Vec<Event>>>(4);
-            let mut analyzer = make(i, &header);
-            workers.push(s.spawn(move || {
-                for batch in rx {
-                    prefetch::replay_batch(&mut analyzer, &batch);
-                }
-                analyzer
-            }));
-            to_workers.push(tx);
-        }
+    let pool = pool::Pool::new((0..n).map(|i| make(i, &header)).collect());
+    let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+    let read = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..cores.min(n).max(1)).map(|_| s.spawn(|| pool.work())).collect();
         let read = (|| {
             while let Some(batch) = reader.next_batch()? {
                 let shared = std::sync::Arc::new(batch.to_vec());
-                for tx in &to_workers {
-                    // A worker only hangs up by panicking, which join reports.
-                    let _ = tx.send(shared.clone());
-                }
+                pool.push(shared.clone());
                 let (done, total) = reader.progress();
                 progress(&shared, done, total);
             }
             reader.summary().ok_or_else(|| Error::invalid("the trace ended before its footer was checked"))
         })();
-        drop(to_workers);
-        let analyzers: Vec<A> =
-            workers.into_iter().map(|w| w.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect();
-        let summary = read?;
-        analyzers.into_iter().map(|a| a.finish(&header, &summary)).collect()
-    })
+        pool.close();
+        for w in workers {
+            w.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        }
+        read
+    });
+    let summary = read?;
+    pool.into_analyzers().into_iter().map(|a| a.finish(&header, &summary)).collect()
 }
 
 /// [`replay`], calling `progress(analyzer, bytes done, file length)` after

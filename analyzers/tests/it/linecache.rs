@@ -249,3 +249,94 @@ fn one_reading_serves_every_configuration() {
     );
     assert!(result.is_err());
 }
+
+/// Folds every event into an order-sensitive hash; panics at event `panic_at`.
+struct Fold {
+    hash: u64,
+    seen: u64,
+    panic_at: Option<u64>,
+}
+
+impl memtrace_analyzers::Analyzer for Fold {
+    type Output = (u64, u64);
+    fn event(&mut self, e: &memtrace::Event) {
+        if self.panic_at == Some(self.seen) {
+            panic!("deliberate panic at event {}", self.seen);
+        }
+        self.seen += 1;
+        self.hash = (self.hash ^ (e.offset << 8 | e.buffer as u64)).wrapping_mul(0x100_0000_01b3);
+    }
+    fn finish(self, _: &Header, _: &memtrace::TraceSummary) -> memtrace_analyzers::Result<(u64, u64)> {
+        Ok((self.hash, self.seen))
+    }
+}
+
+/// `f()`, or a failure if it takes a minute (a hang would stall the suite).
+fn within_a_minute<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
+    });
+    match rx.recv_timeout(std::time::Duration::from_secs(60)) {
+        Ok(Ok(v)) => v,
+        Ok(Err(panic)) => std::panic::resume_unwind(panic),
+        Err(_) => panic!("hung: no result after a minute"),
+    }
+}
+
+fn folding_trace(dir: &std::path::Path, events: u64) -> std::path::PathBuf {
+    use memtrace::{Buffer, Event, Op, Role};
+    let path = dir.join("fold.trace");
+    let mut h = Header::new("test", "0");
+    h.add_buffer(Buffer { name: "a".into(), len: 1 << 20, elem_size: 4, role: Role::Activation }).unwrap();
+    h.add_buffer(Buffer { name: "b".into(), len: 1 << 20, elem_size: 4, role: Role::Parameter }).unwrap();
+    let mut w = memtrace::TraceWriter::create(&path, h).unwrap();
+    for i in 0..events {
+        let offset = (i * 7919) % (1 << 20);
+        w.event(Event { buffer: (i % 2) as u32, op: Op::Read, offset, len: 1, step: 0 }).unwrap();
+    }
+    w.finish().unwrap();
+    path
+}
+
+/// However many analyzers share the cores (fewer, as many, many more), each
+/// sees every event once and in order: batches far more than the window
+/// the reader may run ahead by, so batches are dropped while others wait.
+#[test]
+fn every_analyzer_sees_every_event_in_order_however_many_share_the_cores() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = 150_000;
+    let trace = folding_trace(dir.path(), events);
+    let fold = |_: usize, _: &Header| Fold { hash: 0, seen: 0, panic_at: None };
+    let alone = memtrace_analyzers::replay(TraceReader::open(&trace).unwrap(), |h| fold(0, h)).unwrap();
+    assert_eq!(alone.1, events);
+    for n in [1, 2, 3, 9, 24] {
+        let trace = trace.clone();
+        let all = within_a_minute(move || {
+            memtrace_analyzers::replay_all(TraceReader::open(&trace).unwrap(), n, fold, &mut |_, _, _| {}).unwrap()
+        });
+        assert_eq!(all, vec![alone; n], "{n} analyzers");
+    }
+}
+
+/// An analyzer that panics ends the replay with its panic, never a hang
+/// of the others waiting for it or of the reader waiting for room.
+#[test]
+fn a_panicking_analyzer_ends_the_replay_instead_of_hanging() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = folding_trace(dir.path(), 150_000);
+    for n in [1, 3, 9] {
+        let trace = trace.clone();
+        let result = within_a_minute(move || {
+            std::panic::catch_unwind(|| {
+                let fold = |i: usize, _: &Header| Fold { hash: 0, seen: 0, panic_at: (i == n / 2).then_some(70_000) };
+                memtrace_analyzers::replay_all(TraceReader::open(&trace).unwrap(), n, fold, &mut |_, _, _| {})
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            })
+            .map_err(|panic| panic.downcast_ref::<String>().cloned().unwrap_or_default())
+        });
+        let message = result.expect_err("the replay went on past a panic");
+        assert!(message.contains("deliberate panic at event 70000"), "{message}");
+    }
+}

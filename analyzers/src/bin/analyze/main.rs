@@ -475,8 +475,8 @@ fn line_cache(
         } else {
             None
         };
-        // One pass for every configuration, each on its own thread; the
-        // bar follows the line requests handed out.
+        // One pass for every configuration, on every core; the bar
+        // follows the line requests handed out.
         let reader = open()?;
         let mut counted = LineRequestCount::new(reader.header(), line);
         let mut progress = Progress::lines(path);
