@@ -18,11 +18,10 @@
 //! referenced: walking a linked list, that branch mispredicted at every
 //! referenced line and made CLOCK the slowest of the four simple policies.
 //!
-//! The array is a ring buffer: `len` lines from the hand, wrapping at its
-//! end, and free positions after them up to the hand, which is where a new
-//! line goes while the cache is not full (just before the hand: examined
-//! last). It grows by doubling up to the capacity, so memory follows the
-//! lines stored, not the capacity asked for.
+//! Until the cache is full, the hand stays at 0 and a new line goes after
+//! the others (just before the hand: examined last); the array grows by
+//! doubling up to the capacity, so memory follows the lines stored, not the
+//! capacity asked for.
 //!
 //! Taking a line out of the middle would move every line between it and
 //! the hand, so this form has no `remove`: the first back-invalidation
@@ -47,9 +46,9 @@ pub(crate) struct RingClock<const SECOND_CHANCE: bool> {
 struct Ring<const SECOND_CHANCE: bool> {
     cap: usize,
     len: usize,
-    /// The ring: `len` lines from the hand (wrapping at the end), in the
-    /// order the hand meets them; the positions after them up to the hand
-    /// are free.
+    /// The lines, in the order the hand meets them from position 0 (a full
+    /// cache's from wherever the hand is, wrapping at the end); the
+    /// positions after the first `len` are free.
     lines: Vec<u64>,
     /// Line -> position.
     map: LineMap,
@@ -171,13 +170,13 @@ impl<const SECOND_CHANCE: bool> Ring<SECOND_CHANCE> {
         self.referenced[p / 64] >> (p % 64) & 1 == 1
     }
 
-    /// Puts `line` last (just before the hand) in a cache that is not full
-    /// (so not being swept).
-    fn push_last(&mut self, line: u64, hand: &mut Hand) {
+    /// Puts `line` last in a cache that is not full (so not being swept,
+    /// the hand at 0): at position `len`.
+    fn push_last(&mut self, line: u64) {
         if self.len == self.lines.len() {
-            self.grow(hand);
+            self.grow();
         }
-        let p = self.at(hand.at, self.len);
+        let p = self.len;
         self.lines[p] = line;
         if SECOND_CHANCE {
             self.set_bit(p, false);
@@ -186,28 +185,17 @@ impl<const SECOND_CHANCE: bool> Ring<SECOND_CHANCE> {
         self.len += 1;
     }
 
-    /// A full ring (shorter than the capacity) doubles, up to the capacity,
-    /// its lines moved to the front in the hand's order: constant time per
-    /// line stored, over the growth.
+    /// A ring of `len` lines (fewer than the capacity) doubles, up to the
+    /// capacity: constant time per line stored, over the growth. The hand
+    /// is still at 0: it moves only once the cache is full, which this form
+    /// (that loses no line but by eviction) then stays.
     #[cold]
-    fn grow(&mut self, hand: &mut Hand) {
-        let n = self.lines.len();
-        let want = (2 * n).max(16).min(self.cap);
-        let mut lines = Vec::with_capacity(want);
-        let mut referenced = vec![0u64; if SECOND_CHANCE { want.div_ceil(64) } else { 0 }];
-        // Full, so every position holds a line.
-        for k in 0..n {
-            let p = self.at(hand.at, k);
-            lines.push(self.lines[p]);
-            if SECOND_CHANCE && self.bit(p) {
-                referenced[k / 64] |= 1 << (k % 64);
-            }
-            if p != k {
-                self.map.insert(self.lines[p], k as u32);
-            }
+    fn grow(&mut self) {
+        let want = (2 * self.lines.len()).max(16).min(self.cap);
+        self.lines.resize(want, 0);
+        if SECOND_CHANCE {
+            self.referenced.resize(want.div_ceil(64), 0);
         }
-        lines.resize(want, 0);
-        (self.lines, self.referenced, hand.at) = (lines, referenced, 0);
     }
 
     /// One request, the hand's state passed in (to stay in registers over a run).
@@ -237,7 +225,7 @@ impl<const SECOND_CHANCE: bool> Ring<SECOND_CHANCE> {
             hand.at = p + 1;
             return Access { hit: false, resident: true, evicted: Some(victim) };
         }
-        self.push_last(line, hand);
+        self.push_last(line);
         Access { hit: false, resident: true, evicted: None }
     }
 }
