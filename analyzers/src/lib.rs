@@ -96,6 +96,7 @@ where
     let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
     let read = std::thread::scope(|s| {
         let workers: Vec<_> = (0..cores.min(n).max(1)).map(|_| s.spawn(|| pool.work())).collect();
+        let closing = pool.closing();
         let read = (|| {
             while let Some(batch) = reader.next_batch()? {
                 let shared = std::sync::Arc::new(batch.to_vec());
@@ -105,7 +106,7 @@ where
             }
             reader.summary().ok_or_else(|| Error::invalid("the trace ended before its footer was checked"))
         })();
-        pool.close();
+        drop(closing);
         for w in workers {
             w.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         }

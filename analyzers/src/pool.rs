@@ -76,6 +76,24 @@ impl<A> Pool<A> {
     fn wait<'a>(&self, guard: MutexGuard<'a, State<A>>) -> MutexGuard<'a, State<A>> {
         self.changed.wait(guard).unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+
+    /// No more batches: workers finish what is in the window.
+    pub(crate) fn close(&self) {
+        self.lock().closed = true;
+        self.changed.notify_all();
+    }
+
+    /// Closes the pool when dropped: however the reading ends, even by a
+    /// panic, the workers finish instead of waiting for batches.
+    pub(crate) fn closing(&self) -> impl Drop + '_ {
+        struct Closing<'a, A>(&'a Pool<A>);
+        impl<A> Drop for Closing<'_, A> {
+            fn drop(&mut self) {
+                self.0.close();
+            }
+        }
+        Closing(self)
+    }
 }
 
 impl<A: Analyzer> Pool<A> {
@@ -103,12 +121,6 @@ impl<A: Analyzer> Pool<A> {
         }
         st.batches.push_back(batch);
         st.trim();
-        self.changed.notify_all();
-    }
-
-    /// No more batches: workers finish what is in the window.
-    pub(crate) fn close(&self) {
-        self.lock().closed = true;
         self.changed.notify_all();
     }
 

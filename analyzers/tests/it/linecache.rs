@@ -339,4 +339,18 @@ fn a_panicking_analyzer_ends_the_replay_instead_of_hanging() {
         let message = result.expect_err("the replay went on past a panic");
         assert!(message.contains("deliberate panic at event 70000"), "{message}");
     }
+    // The reading side panicking (here the progress callback) ends the workers too.
+    let result = within_a_minute(move || {
+        std::panic::catch_unwind(|| {
+            let fold = |_: usize, _: &Header| Fold { hash: 0, seen: 0, panic_at: None };
+            let mut batches = 0;
+            let mut progress = |_: &[memtrace::Event], _: u64, _: Option<u64>| {
+                batches += 1;
+                assert!(batches < 10, "deliberate panic in progress");
+            };
+            memtrace_analyzers::replay_all(TraceReader::open(&trace).unwrap(), 3, fold, &mut progress).map(drop)
+        })
+        .map_err(|panic| panic.downcast_ref::<&str>().map(|s| s.to_string()).unwrap_or_default())
+    });
+    assert!(result.expect_err("the replay went on past a panic").contains("deliberate panic in progress"));
 }
