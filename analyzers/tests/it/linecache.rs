@@ -207,9 +207,10 @@ fn configurations_that_would_degenerate_are_refused() {
     }
 }
 
-/// `replay_all` (every configuration from one reading of the trace, each on
-/// its own thread) gives what separate replays give, in order, and a
-/// damaged trace is an error for all of them, never a partial result.
+/// `replay_all` (every configuration from one reading of the trace, on a
+/// pool of threads) gives what separate replays give, in order, and a
+/// damaged trace is an error for all of them, never a partial result (under
+/// the watchdog: a pool that hung would stall the suite).
 #[test]
 fn one_reading_serves_every_configuration() {
     use memtrace_analyzers::linecache::{LineCacheSim, LineConfig};
@@ -223,14 +224,18 @@ fn one_reading_serves_every_configuration() {
             .iter()
             .map(|&(policy, size_bytes, assoc)| LineConfig { policy, size_bytes, line: 64, assoc })
             .collect();
-    let mut batches = 0;
-    let together = replay_all(
-        TraceReader::open(&trace).unwrap(),
-        configs.len(),
-        |i, h| LineCacheSim::new(h, configs[i], None),
-        &mut |_, _, _| batches += 1,
-    )
-    .unwrap();
+    let (path, cfgs) = (trace.clone(), configs.clone());
+    let (together, batches) = within_a_minute(move || {
+        let mut batches = 0;
+        let results = replay_all(
+            TraceReader::open(&path).unwrap(),
+            cfgs.len(),
+            |i, h| LineCacheSim::new(h, cfgs[i], None),
+            &mut |_, _, _| batches += 1,
+        )
+        .unwrap();
+        (results, batches)
+    });
     assert!(batches > 0);
     for (cfg, got) in configs.iter().zip(&together) {
         let alone = replay(TraceReader::open(&trace).unwrap(), |h| LineCacheSim::new(h, *cfg, None)).unwrap();
@@ -241,13 +246,16 @@ fn one_reading_serves_every_configuration() {
     bytes[middle] ^= 0x40;
     let damaged = dir.path().join("damaged.trace");
     std::fs::write(&damaged, bytes).unwrap();
-    let result = replay_all(
-        TraceReader::open(&damaged).unwrap(),
-        configs.len(),
-        |i, h| LineCacheSim::new(h, configs[i], None),
-        &mut |_, _, _| {},
-    );
-    assert!(result.is_err());
+    let failed = within_a_minute(move || {
+        replay_all(
+            TraceReader::open(&damaged).unwrap(),
+            configs.len(),
+            |i, h| LineCacheSim::new(h, configs[i], None),
+            &mut |_, _, _| {},
+        )
+        .is_err()
+    });
+    assert!(failed);
 }
 
 /// Folds every event into an order-sensitive hash; panics at event `panic_at`.
