@@ -36,6 +36,17 @@ impl<const SECOND_CHANCE: bool> Clock<SECOND_CHANCE> {
     pub(crate) fn new(cap: usize) -> Clock<SECOND_CHANCE> {
         Clock::Ring(RingClock::new(cap))
     }
+
+    /// The first line taken out: the array becomes the list, which takes it out.
+    #[cold]
+    #[inline(never)]
+    fn turn_into_list_removing(&mut self, line: u64) -> bool {
+        let Clock::Ring(r) = self else { return false };
+        let mut list = std::mem::replace(r, RingClock::new(0)).into_list();
+        let removed = list.remove(line);
+        *self = Clock::List(list);
+        removed
+    }
 }
 
 impl<const SECOND_CHANCE: bool> Policy for Clock<SECOND_CHANCE> {
@@ -53,19 +64,6 @@ impl<const SECOND_CHANCE: bool> Policy for Clock<SECOND_CHANCE> {
             Clock::List(l) => l.remove(line),
             Clock::Ring(r) => r.contains(line) && self.turn_into_list_removing(line),
         }
-    }
-}
-
-impl<const SECOND_CHANCE: bool> Clock<SECOND_CHANCE> {
-    /// The first line taken out: the array becomes the list, which takes it out.
-    #[cold]
-    #[inline(never)]
-    fn turn_into_list_removing(&mut self, line: u64) -> bool {
-        let Clock::Ring(r) = self else { return false };
-        let mut list = std::mem::replace(r, RingClock::new(0)).into_list();
-        let removed = list.remove(line);
-        *self = Clock::List(list);
-        removed
     }
 }
 

@@ -82,26 +82,6 @@ fn bits(from: usize, to: usize) -> u64 {
     below_to & !((1u64 << from) - 1)
 }
 
-impl<const SECOND_CHANCE: bool> RingClock<SECOND_CHANCE> {
-    pub(crate) fn new(cap: usize) -> RingClock<SECOND_CHANCE> {
-        RingClock {
-            ring: Ring { cap, len: 0, lines: Vec::new(), map: LineMap::new(), referenced: Vec::new() },
-            hand: Hand::START,
-        }
-    }
-
-    /// Writes the swept word's decisions back as reference bits (the lines
-    /// ahead of the hand and not pending are referenced) and ends the sweep.
-    fn settle(&mut self) {
-        let Hand { at, word, pending } = self.hand;
-        let n = self.ring.lines.len();
-        if SECOND_CHANCE && word != NO_WORD && at / 64 == word {
-            self.ring.referenced[word] |= bits(at % 64, (n - 64 * word).min(64)) & !pending;
-        }
-        self.hand = Hand { at: if at == n { 0 } else { at }, word: NO_WORD, pending: 0 };
-    }
-}
-
 impl<const SECOND_CHANCE: bool> Ring<SECOND_CHANCE> {
     /// The ring's `k`-th position from the hand at `hand` (`k < lines.len()`).
     #[inline(always)]
@@ -231,6 +211,13 @@ impl<const SECOND_CHANCE: bool> Ring<SECOND_CHANCE> {
 }
 
 impl<const SECOND_CHANCE: bool> RingClock<SECOND_CHANCE> {
+    pub(crate) fn new(cap: usize) -> RingClock<SECOND_CHANCE> {
+        RingClock {
+            ring: Ring { cap, len: 0, lines: Vec::new(), map: LineMap::new(), referenced: Vec::new() },
+            hand: Hand::START,
+        }
+    }
+
     #[inline(always)]
     pub(crate) fn access(&mut self, line: u64) -> Access {
         self.ring.request(line, &mut self.hand)
@@ -241,13 +228,19 @@ impl<const SECOND_CHANCE: bool> RingClock<SECOND_CHANCE> {
     }
 
     /// The same cache as a linked ring: the lines in the hand's order, with
-    /// their bits.
+    /// their bits, the swept word's decisions written back first (the lines
+    /// ahead of the hand there and not pending are referenced).
     pub(crate) fn into_list(mut self) -> ListClock<SECOND_CHANCE> {
-        self.settle();
-        let ring = &self.ring;
+        let Hand { at, word, pending } = self.hand;
+        let ring = &mut self.ring;
+        let n = ring.lines.len();
+        if SECOND_CHANCE && word != NO_WORD && at / 64 == word {
+            ring.referenced[word] |= bits(at % 64, (n - 64 * word).min(64)) & !pending;
+        }
+        let at = if at == n { 0 } else { at };
         let mut list = ListClock::new(ring.cap);
         for k in 0..ring.len {
-            let p = ring.at(self.hand.at, k);
+            let p = ring.at(at, k);
             list.push_last(ring.lines[p], SECOND_CHANCE && ring.bit(p));
         }
         list

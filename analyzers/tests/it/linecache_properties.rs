@@ -340,6 +340,34 @@ fn clock_turned_into_a_list_mid_sweep_keeps_the_lines_it_would_pass() {
     assert!((10..=20).all(|l| c.access(l).hit));
 }
 
+/// CLOCK and FIFO against [`NaiveClock`] request for request (hits and
+/// victims); after request `i` of line `l`, `removal(i, l)` names a line to
+/// take out of both, if any.
+fn clock_and_fifo_against_the_queue_model(
+    reqs: &[u64],
+    cap: usize,
+    removal: impl Fn(usize, u64) -> Option<u64>,
+) -> Result<(), TestCaseError> {
+    for (kind, second_chance) in [(PolicyKind::Clock, true), (PolicyKind::Fifo, false)] {
+        let mut clock = kind.build(cap as u64).unwrap();
+        let mut model = NaiveClock { cap, q: Vec::new(), second_chance };
+        for (i, &l) in reqs.iter().enumerate() {
+            let a = clock.access(l);
+            prop_assert_eq!((a.hit, a.evicted), model.access(l), "{} request {}", kind.name(), i);
+            if let Some(victim) = removal(i, l) {
+                prop_assert_eq!(
+                    clock.remove(victim),
+                    model.remove(victim),
+                    "{} removal after request {}",
+                    kind.name(),
+                    i
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 fn stream() -> impl Strategy<Value = Vec<u64>> {
     prop::collection::vec(0u64..24, 0..400)
 }
@@ -391,21 +419,10 @@ proptest! {
 
     #[test]
     fn clock_and_fifo_equal_the_queue_model_request_for_request(reqs in stream(), cap in 0usize..12, every in 2usize..7) {
-        // The hand on a circular list against a queue whose tail is moved
-        // to the head: hits, victims and back-invalidations (`energy`'s);
-        // FIFO is the hand without reference bits.
-        for (kind, second_chance) in [(PolicyKind::Clock, true), (PolicyKind::Fifo, false)] {
-            let mut clock = kind.build(cap as u64).unwrap();
-            let mut model = NaiveClock { cap, q: Vec::new(), second_chance };
-            for (i, &l) in reqs.iter().enumerate() {
-                let a = clock.access(l);
-                prop_assert_eq!((a.hit, a.evicted), model.access(l), "{} request {}", kind.name(), i);
-                if i % every == 0 {
-                    let victim = (l * 7) % 24;
-                    prop_assert_eq!(clock.remove(victim), model.remove(victim), "{} removal after request {}", kind.name(), i);
-                }
-            }
-        }
+        // Against a queue whose tail is moved to the head: hits, victims
+        // and back-invalidations (`energy`'s), the first of which turns the
+        // array into the circular list; FIFO is the hand without reference bits.
+        clock_and_fifo_against_the_queue_model(&reqs, cap, |i, l| (i % every == 0).then_some((l * 7) % 24))?;
     }
 
     #[test]
@@ -421,18 +438,9 @@ proptest! {
         // for the hand to pass, and wrapping; then, from the first removal
         // on (if any), the list it turns into, carrying the hand, its
         // half-swept word and the bits.
-        for (kind, second_chance) in [(PolicyKind::Clock, true), (PolicyKind::Fifo, false)] {
-            let mut clock = kind.build(cap as u64).unwrap();
-            let mut model = NaiveClock { cap, q: Vec::new(), second_chance };
-            for (i, &l) in reqs.iter().enumerate() {
-                let a = clock.access(l);
-                prop_assert_eq!((a.hit, a.evicted), model.access(l), "{} request {}", kind.name(), i);
-                if i >= first_removal && i % every == 0 {
-                    let victim = reqs[(i * 31) % reqs.len()];
-                    prop_assert_eq!(clock.remove(victim), model.remove(victim), "{} removal after request {}", kind.name(), i);
-                }
-            }
-        }
+        clock_and_fifo_against_the_queue_model(&reqs, cap, |i, _| {
+            (i >= first_removal && i % every == 0).then(|| reqs[(i * 31) % reqs.len()])
+        })?;
     }
 
     #[test]
