@@ -121,6 +121,25 @@ impl LineMap {
         }
     }
 
+    /// [`LineMap::relocate`] of the lines `from..from + n` to `to..to + n`,
+    /// values `value..value + n` in order: two fills of the flat table
+    /// when both ranges are in it.
+    #[inline]
+    pub fn relocate_range(&mut self, from: u64, to: u64, n: usize, value: u32) {
+        let near = self.flat.len() as u64;
+        if from.saturating_add(n as u64) <= near && to.saturating_add(n as u64) <= near {
+            let (from, to) = (from as usize, to as usize);
+            self.flat[from..from + n].fill(ABSENT);
+            for (slot, v) in self.flat[to..to + n].iter_mut().zip(value..) {
+                *slot = v;
+            }
+        } else {
+            for (i, v) in (0..n as u64).zip(value..) {
+                self.relocate(from + i, to + i, v);
+            }
+        }
+    }
+
     /// Removes `line`, returning its value.
     #[inline(always)]
     pub fn remove(&mut self, line: u64) -> Option<u32> {
@@ -136,6 +155,34 @@ impl LineMap {
         };
         self.len -= old.is_some() as usize;
         old
+    }
+
+    /// How many lines from `first` on, up to `last`, are absent: counted
+    /// in the flat table only (0 for a line above it), a scan of
+    /// consecutive slots that tests a run of requests at once.
+    #[inline(always)]
+    pub fn absent_from(&self, first: u64, last: u64) -> u64 {
+        match self.flat.get(first as usize) {
+            // A line stored: the common case of a hit, told at once.
+            Some(&v) if v == ABSENT => self.absent_in_flat(first as usize, last.min(usize::MAX as u64) as usize),
+            _ => 0,
+        }
+    }
+
+    /// [`LineMap::absent_from`] for a line of the flat table: sixteen slots
+    /// at a time, without a branch per slot.
+    fn absent_in_flat(&self, first: usize, last: usize) -> u64 {
+        let slots = &self.flat[first..=last.min(self.flat.len() - 1)];
+        let mut chunks = slots.chunks_exact(16);
+        let mut k = 0;
+        for c in chunks.by_ref() {
+            let stored = c.iter().enumerate().fold(0u32, |m, (i, &v)| m | (u32::from(v != ABSENT) << i));
+            if stored != 0 {
+                return (k + stored.trailing_zeros() as usize) as u64;
+            }
+            k += 16;
+        }
+        (k + chunks.remainder().iter().take_while(|&&v| v == ABSENT).count()) as u64
     }
 
     #[cold]
@@ -205,6 +252,44 @@ impl LineSet {
                 was
             }
             None => line >= FLAT_LINES && self.far.remove(&line),
+        }
+    }
+
+    /// Removes the lines of `mask` in word `w` of the bitset (lines
+    /// `64 * w..64 * w + 64`, below [`FLAT_LINES`]); which of them were
+    /// there. One read and one write for up to 64 lines.
+    #[inline(always)]
+    pub fn remove_word(&mut self, w: usize, mask: u64) -> u64 {
+        debug_assert!(((w as u64) + 1) * 64 <= FLAT_LINES);
+        match self.bits.get_mut(w) {
+            Some(word) => {
+                let was = *word & mask;
+                *word &= !mask;
+                was
+            }
+            None => 0,
+        }
+    }
+
+    /// Adds lines `first..first + n`, a word at a time below [`FLAT_LINES`].
+    #[inline]
+    pub fn insert_range(&mut self, first: u64, n: u64) {
+        if n == 0 {
+            return;
+        }
+        let last = first + (n - 1);
+        if last >= FLAT_LINES {
+            (first..=last).for_each(|l| self.insert(l));
+            return;
+        }
+        let (w0, w1) = ((first / 64) as usize, (last / 64) as usize);
+        if w1 >= self.bits.len() {
+            self.grow(w1);
+        }
+        for w in w0..=w1 {
+            let lo = if w == w0 { first % 64 } else { 0 };
+            let hi = if w == w1 { last % 64 } else { 63 };
+            self.bits[w] |= (!0u64 >> (63 - hi)) & (!0u64 << lo);
         }
     }
 

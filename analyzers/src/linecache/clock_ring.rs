@@ -18,6 +18,18 @@
 //! referenced: walking a linked list, that branch mispredicted at every
 //! referenced line and made CLOCK the slowest of the four simple policies.
 //!
+//! A training trace's requests come in long runs of consecutive lines, and
+//! in a full cache a run of lines that are absent is all misses, whose
+//! victims are the next ones the hand takes: consecutive positions (a
+//! pending run of bits, for CLOCK), which hold consecutive lines when these
+//! came in together. Such a stretch is taken at once
+//! ([`Ring::misses_before_end`]): one scan finds the absent lines, and the
+//! victims, the new lines and their map entries move as ranges, told to
+//! the tally as a range ([`Seen::misses_evicting`]), whose dirty bits go a
+//! word at a time. A stretch stops at the end of the array, so that no
+//! victim is one of its own lines; a hit, or a line too far for the flat
+//! table, is one request.
+//!
 //! Until the cache is full, the hand stays at 0 and a new line goes after
 //! the others (just before the hand: examined last); the array grows by
 //! doubling up to the capacity, so memory follows the lines stored, not the
@@ -29,8 +41,12 @@
 //! ([`RingClock::into_list`]), where it costs nothing.
 
 use super::clock::ListClock;
-use super::policy::{Access, Run};
+use super::policy::{Access, Run, Seen};
 use crate::linemap::LineMap;
+
+/// Fewest absent lines taken at once (fewer: one request each, as
+/// measured, no slower).
+const MIN_STRETCH: u64 = 4;
 
 /// No word being swept.
 const NO_WORD: usize = usize::MAX;
@@ -41,8 +57,8 @@ pub(crate) struct RingClock<const SECOND_CHANCE: bool> {
     hand: Hand,
 }
 
-/// The lines and their bits; the hand is kept apart, so that a run of
-/// requests can hold it in registers and a single request need not copy it.
+/// The lines and their bits; the hand is kept apart, so that a request
+/// can borrow both.
 struct Ring<const SECOND_CHANCE: bool> {
     cap: usize,
     len: usize,
@@ -57,7 +73,7 @@ struct Ring<const SECOND_CHANCE: bool> {
     referenced: Vec<u64>,
 }
 
-/// Where the hand is: a few words that a run of requests keeps in locals.
+/// Where the hand is.
 #[derive(Clone, Copy)]
 struct Hand {
     /// The position of the next line examined. While a word is swept it
@@ -73,6 +89,19 @@ struct Hand {
 impl Hand {
     /// At position 0, sweeping nothing.
     const START: Hand = Hand { at: 0, word: NO_WORD, pending: 0 };
+}
+
+/// How many of `lines` are `lines[0]`, `lines[0] + 1`, ... from the first:
+/// eight at a time, without a branch per line.
+#[inline(always)]
+fn count_consecutive(lines: &[u64]) -> usize {
+    let Some(&first) = lines.first() else { return 0 };
+    let whole = lines
+        .chunks_exact(8)
+        .zip((first..).step_by(8))
+        .take_while(|(c, at)| c.iter().zip(*at..).fold(true, |all, (&v, want)| all & (v == want)));
+    let k = 8 * whole.count();
+    k + lines[k..].iter().zip(first + k as u64..).take_while(|&(&v, want)| v == want).count()
 }
 
 /// Bits `from..to` of a word (`from < 64`, `from <= to <= 64`).
@@ -101,8 +130,40 @@ impl<const SECOND_CHANCE: bool> Ring<SECOND_CHANCE> {
             return if hand.at == self.lines.len() { 0 } else { hand.at };
         }
         if hand.pending == 0 {
-            self.next_word(hand);
+            self.next_word(hand, true);
         }
+        self.take_pending(hand)
+    }
+
+    /// The next victims of a full cache up to the end of the array, as a
+    /// position and how many consecutive positions from it are victims;
+    /// `None` if the hand reaches the end first (what it passed on the way,
+    /// passed). The hand is not moved past them: [`Ring::take`] does.
+    #[inline(always)]
+    fn victims_before_end(&mut self, hand: &mut Hand) -> Option<(usize, usize)> {
+        if !SECOND_CHANCE {
+            return (hand.at < self.lines.len()).then(|| (hand.at, self.lines.len() - hand.at));
+        }
+        if hand.pending == 0 && !self.next_word(hand, false) {
+            return None;
+        }
+        let b = hand.pending.trailing_zeros();
+        Some((64 * hand.word + b as usize, (!(hand.pending >> b)).trailing_zeros() as usize))
+    }
+
+    /// Moves the hand past `n` victims from `p` (as [`Ring::victims_before_end`] gave).
+    #[inline(always)]
+    fn take(&mut self, hand: &mut Hand, p: usize, n: usize) {
+        if SECOND_CHANCE {
+            let b = p % 64;
+            hand.pending &= !bits(b, b + n);
+        }
+        hand.at = p + n;
+    }
+
+    /// The lowest pending position, taken.
+    #[inline(always)]
+    fn take_pending(&mut self, hand: &mut Hand) -> usize {
         let p = 64 * hand.word + hand.pending.trailing_zeros() as usize;
         hand.pending &= hand.pending - 1;
         p
@@ -110,9 +171,11 @@ impl<const SECOND_CHANCE: bool> Ring<SECOND_CHANCE> {
 
     /// Moves the hand into the next word with a line it will evict: the
     /// rest of the one it was in (or, entering, the one it is at) was all
-    /// passed, and so is any word of referenced lines on the way.
+    /// passed, and so is any word of referenced lines on the way. Without
+    /// `wrap`, stops at the end of the array instead of going round to 0,
+    /// and says so with `false`.
     #[cold]
-    fn next_word(&mut self, hand: &mut Hand) {
+    fn next_word(&mut self, hand: &mut Hand, wrap: bool) -> bool {
         let n = self.lines.len();
         let mut p = match hand.word {
             NO_WORD => hand.at,
@@ -120,6 +183,12 @@ impl<const SECOND_CHANCE: bool> Ring<SECOND_CHANCE> {
         };
         loop {
             if p >= n {
+                if !wrap {
+                    // Everything up to the end passed: the next word
+                    // looked for is the first.
+                    *hand = Hand { at: n, word: NO_WORD, pending: 0 };
+                    return false;
+                }
                 p = 0;
             }
             let (w, b) = (p / 64, p % 64);
@@ -129,7 +198,7 @@ impl<const SECOND_CHANCE: bool> Ring<SECOND_CHANCE> {
             self.referenced[w] &= !ahead;
             if pending != 0 {
                 *hand = Hand { at: p, word: w, pending };
-                return;
+                return true;
             }
             p = 64 * (w + 1);
         }
@@ -178,7 +247,34 @@ impl<const SECOND_CHANCE: bool> Ring<SECOND_CHANCE> {
         }
     }
 
-    /// One request, the hand's state passed in (to stay in registers over a run).
+    /// Requests of the absent lines `first..first + n` in a full cache,
+    /// up to the end of the array (so that no victim is one of them): all
+    /// misses, taken with no lookup. A stretch at a time, of consecutive
+    /// victim positions holding consecutive lines (lines that came in
+    /// together leave together), moved as ranges and told to `seen` at
+    /// once. How many were taken.
+    #[inline(always)]
+    fn misses_before_end(&mut self, first: u64, n: u64, hand: &mut Hand, seen: &mut impl Seen) -> u64 {
+        let mut k = 0;
+        while k < n {
+            let Some((p, room)) = self.victims_before_end(hand) else { break };
+            let most = room.min((n - k) as usize);
+            let stretch = &mut self.lines[p..p + most];
+            let victim = stretch[0];
+            let r = count_consecutive(stretch);
+            let line = first + k;
+            for (slot, l) in stretch[..r].iter_mut().zip(line..) {
+                *slot = l;
+            }
+            self.map.relocate_range(victim, line, r, p as u32);
+            self.take(hand, p, r);
+            seen.misses_evicting(line, r as u64, victim);
+            k += r as u64;
+        }
+        k
+    }
+
+    /// One request.
     #[inline(always)]
     fn request(&mut self, line: u64, hand: &mut Hand) -> Access {
         if let Some(p) = self.map.get(line) {
@@ -249,11 +345,30 @@ impl<const SECOND_CHANCE: bool> RingClock<SECOND_CHANCE> {
 
 impl<const SECOND_CHANCE: bool> Run for RingClock<SECOND_CHANCE> {
     #[inline(always)]
-    fn access_all(&mut self, first: u64, last: u64, mut seen: impl FnMut(u64, Access)) {
-        let mut hand = self.hand;
-        for l in first..=last {
-            seen(l, self.ring.request(l, &mut hand));
+    fn access_all(&mut self, first: u64, last: u64, seen: &mut impl Seen) {
+        let mut l = first;
+        loop {
+            let ring = &mut self.ring;
+            // No more absent lines are looked for than there are positions
+            // before the end of the array, where a stretch stops.
+            let before_end = ring.lines.len().saturating_sub(self.hand.at) as u64;
+            let absent = if ring.len >= ring.cap && before_end >= MIN_STRETCH {
+                ring.map.absent_from(l, last.min(l.saturating_add(before_end - 1)))
+            } else {
+                0
+            };
+            let mut k = 0;
+            if absent >= MIN_STRETCH {
+                k = ring.misses_before_end(l, absent, &mut self.hand, seen);
+            }
+            if k == 0 {
+                seen.one(l, ring.request(l, &mut self.hand));
+                k = 1;
+            }
+            if last - l < k {
+                break;
+            }
+            l += k;
         }
-        self.hand = hand;
     }
 }

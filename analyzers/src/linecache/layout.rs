@@ -60,9 +60,16 @@ impl LineLayout {
     /// The buffer that owns `line` (the last placed at or before its address).
     #[inline]
     pub fn owner(&self, line: u64) -> Option<u32> {
+        self.owner_span(line).0
+    }
+
+    /// The buffer that owns `line`, and the first line after `line` that
+    /// it does not own (the next buffer's first, `u64::MAX` if none).
+    #[inline]
+    pub fn owner_span(&self, line: u64) -> (Option<u32>, u64) {
         let (lo, hi, owner) = self.recent_owner.get();
         if (lo..hi).contains(&line) {
-            return owner;
+            return (owner, hi);
         }
         let addr = line.saturating_mul(self.line);
         let i = self.placed.partition_point(|&(base, _)| base <= addr);
@@ -70,7 +77,7 @@ impl LineLayout {
         let hi = self.placed.get(i).map_or(u64::MAX, |&(base, _)| base / self.line);
         let owner = (i > 0).then(|| self.placed[i - 1].1);
         self.recent_owner.set((lo, hi, owner));
-        owner
+        (owner, hi)
     }
 
     /// Line size in bytes.

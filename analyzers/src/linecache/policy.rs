@@ -30,19 +30,34 @@ pub trait Policy: Send {
     fn remove(&mut self, line: u64) -> bool;
 }
 
+/// What a run of requests did, told as it goes: the simulator's tally of
+/// hits and write-backs.
+pub(crate) trait Seen {
+    /// `line` was requested and did `a`.
+    fn one(&mut self, line: u64, a: Access);
+
+    /// Lines `first..first + n` were requested in this order, and each
+    /// missed, stayed, and evicted line `victim + i`, resident before the
+    /// first of them (so none of them): lines that came in together leaving
+    /// together. The same as `n` calls of [`Seen::one`], which a tally may
+    /// serve a word of bits at a time.
+    fn misses_evicting(&mut self, first: u64, n: u64, victim: u64);
+}
+
 /// Requests of a run of lines (an event's, in order), telling `seen` what
 /// each did: the simulator's loop, which a policy may serve with its state
 /// in locals. Every policy runs as its [`Policy::access`] loop; CLOCK and
-/// FIFO in their array form have their own.
+/// FIFO in their array form have their own, which takes a stretch of
+/// absent lines at once.
 pub(crate) trait Run {
-    fn access_all(&mut self, first: u64, last: u64, seen: impl FnMut(u64, Access));
+    fn access_all(&mut self, first: u64, last: u64, seen: &mut impl Seen);
 }
 
 impl<P: Policy + ?Sized> Run for P {
     #[inline(always)]
-    fn access_all(&mut self, first: u64, last: u64, mut seen: impl FnMut(u64, Access)) {
+    fn access_all(&mut self, first: u64, last: u64, seen: &mut impl Seen) {
         for l in first..=last {
-            seen(l, self.access(l));
+            seen.one(l, self.access(l));
         }
     }
 }

@@ -8,10 +8,10 @@ use super::belady::Belady;
 use super::clock_ring::RingClock;
 use super::future::Future;
 use super::layout::LineLayout;
-use super::policy::{build_cache, Assoc, Policy, PolicyKind, Run};
+use super::policy::{build_cache, Access, Assoc, Policy, PolicyKind, Run, Seen};
 use super::queue::Queue;
 use super::sieve::Sieve;
-use crate::linemap::LineSet;
+use crate::linemap::{LineSet, FLAT_LINES};
 
 /// One simulated cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,29 +70,105 @@ impl EventLines {
         layout: &LineLayout,
         per_buffer: &mut [Traffic],
     ) -> (u64, u64, u64) {
-        let (mut hits, mut own_wb, mut total_wb) = (0u64, 0u64, 0u64);
-        policy.access_all(self.first, self.last, |l, a| {
-            hits += a.hit as u64;
-            if let Some(v) = a.evicted {
-                if dirty.remove(v) {
-                    total_wb += self.line;
-                    match layout.owner(v) {
-                        Some(owner) if owner == self.buffer => own_wb += self.line,
-                        Some(owner) => per_buffer[owner as usize].bytes_written_back += self.line,
-                        None => {}
-                    }
-                }
+        let mut tally = Tally { run: self, dirty, layout, per_buffer, hits: 0, own_wb: 0, total_wb: 0 };
+        policy.access_all(self.first, self.last, &mut tally);
+        (tally.hits, tally.own_wb, tally.total_wb)
+    }
+}
+
+/// The hits and write-backs of one event's lines, as the policy tells them.
+struct Tally<'a> {
+    run: &'a EventLines,
+    dirty: &'a mut LineSet,
+    layout: &'a LineLayout,
+    per_buffer: &'a mut [Traffic],
+    hits: u64,
+    own_wb: u64,
+    total_wb: u64,
+}
+
+impl Tally<'_> {
+    /// `victim` left the cache: written back if dirty, to its owner's account.
+    #[inline(always)]
+    fn evicted(&mut self, victim: u64) {
+        if self.dirty.remove(victim) {
+            let line = self.run.line;
+            self.total_wb += line;
+            match self.layout.owner(victim) {
+                Some(owner) if owner == self.run.buffer => self.own_wb += line,
+                Some(owner) => self.per_buffer[owner as usize].bytes_written_back += line,
+                None => {}
             }
-            if self.write {
-                if a.resident {
-                    dirty.insert(l);
-                } else {
-                    total_wb += self.line;
-                    own_wb += self.line;
-                }
+        }
+    }
+}
+
+impl Seen for Tally<'_> {
+    #[inline(always)]
+    fn one(&mut self, l: u64, a: Access) {
+        self.hits += a.hit as u64;
+        if let Some(v) = a.evicted {
+            self.evicted(v);
+        }
+        if self.run.write {
+            if a.resident {
+                self.dirty.insert(l);
+            } else {
+                self.total_wb += self.run.line;
+                self.own_wb += self.run.line;
             }
-        });
-        (hits, own_wb, total_wb)
+        }
+    }
+
+    /// The victims first (none of them is one of the lines requested),
+    /// a word of the dirty set at a time: removing consecutive lines one
+    /// by one would chain each read of a word to the last write of it.
+    #[inline(always)]
+    fn misses_evicting(&mut self, first: u64, n: u64, victim: u64) {
+        if n == 0 {
+            return;
+        }
+        let last_victim = victim + (n - 1);
+        if last_victim < FLAT_LINES {
+            let (w0, w1) = (victim / 64, last_victim / 64);
+            for w in w0..=w1 {
+                let lo = if w == w0 { victim % 64 } else { 0 };
+                let hi = if w == w1 { last_victim % 64 } else { 63 };
+                self.evicted_in_word(w, (!0u64 >> (63 - hi)) & (!0u64 << lo));
+            }
+        } else {
+            for v in victim..=last_victim {
+                self.evicted(v);
+            }
+        }
+        if self.run.write {
+            self.dirty.insert_range(first, n);
+        }
+    }
+}
+
+impl Tally<'_> {
+    /// The lines of `mask` in word `w` of the dirty set (lines `64 * w..`)
+    /// left the cache: those dirty are written back, each buffer's counted
+    /// at once.
+    #[inline(always)]
+    fn evicted_in_word(&mut self, w: u64, mask: u64) {
+        let mut dirty = self.dirty.remove_word(w as usize, mask);
+        let line = self.run.line;
+        while dirty != 0 {
+            let v = 64 * w + u64::from(dirty.trailing_zeros());
+            let (owner, end) = self.layout.owner_span(v);
+            // The dirty lines of this word that `owner` holds.
+            let own = if end >= 64 * (w + 1) { dirty } else { dirty & ((1u64 << (end - 64 * w)) - 1) };
+            dirty &= !own;
+            let bytes = u64::from(own.count_ones()) * line;
+            self.total_wb += bytes;
+            match owner {
+                Some(owner) if owner == self.run.buffer => self.own_wb += bytes,
+                Some(owner) => self.per_buffer[owner as usize].bytes_written_back += bytes,
+                None => {}
+            }
+        }
     }
 }
 

@@ -558,6 +558,119 @@ proptest! {
     }
 }
 
+/// The simulator (`cache --granularity line`) against the naive models
+/// line by line: the layout expands events to lines, every line is a
+/// request that allocates on a miss, and a dirty line evicted is written
+/// back to its owner's account. Events are long runs of lines over buffers
+/// larger than the cache, so that CLOCK and FIFO take stretches of absent
+/// lines at once; one buffer is so large that the ones placed after it
+/// lie beyond the flat line table.
+mod simulator {
+    use std::collections::{BTreeMap, HashSet};
+
+    use memtrace::{Buffer, Event, Header, Op, Role};
+    use memtrace_analyzers::linecache::{requests, LineCacheSim, LineConfig, LineLayout, PolicyKind, Traffic};
+    use proptest::prelude::*;
+
+    use super::{NaiveClock, NaiveLru, NaiveSieve};
+
+    const BUFFERS: [(&str, u64, u32); 4] = [("a", 2000, 4), ("b", 300, 64), ("c", 700, 8), ("huge", 1 << 30, 4)];
+
+    fn header() -> Header {
+        let mut h = Header::new("sim", "0");
+        for (name, len, elem_size) in BUFFERS {
+            h.add_buffer(Buffer { name: name.into(), len, elem_size, role: Role::Other }).unwrap();
+        }
+        h
+    }
+
+    /// Events within their buffers (the huge one touched near its start),
+    /// a third of them from a buffer's start and a third to its end, so
+    /// that the lines of two buffers often come in, and leave, together.
+    fn events() -> impl Strategy<Value = Vec<Event>> {
+        let event =
+            (0usize..4, 0u64..3, 0u64..2000, 1u64..400, any::<bool>()).prop_map(|(b, at, offset, len, write)| {
+                let size = BUFFERS[b].1.min(2000);
+                let len = len.min(size);
+                let offset = match at {
+                    0 => 0,
+                    1 => size - len,
+                    _ => offset % (size - len + 1),
+                };
+                let len = len as u32;
+                let op = if write { Op::Write } else { Op::Read };
+                Event { buffer: b as u32, op, offset, len, step: 0 }
+            });
+        prop::collection::vec(event, 0..40)
+    }
+
+    /// Whole-cache and per-buffer traffic of `model` (hit, victim) over the events' lines.
+    fn naive_traffic(
+        h: &Header,
+        events: &[Event],
+        mut model: impl FnMut(u64) -> (bool, Option<u64>),
+    ) -> (Traffic, BTreeMap<String, Traffic>) {
+        let mut layout = LineLayout::new(h, 64);
+        let reqs: Vec<(u64, bool, u32)> = requests(&mut layout, events).collect();
+        let mut dirty = HashSet::new();
+        let (mut total, mut per) = (Traffic::default(), vec![Traffic::default(); h.buffers.len()]);
+        for (line, write, buffer) in reqs {
+            let (hit, victim) = model(line);
+            if let Some(v) = victim.filter(|v| dirty.remove(v)) {
+                total.bytes_written_back += 64;
+                per[layout.owner(v).unwrap() as usize].bytes_written_back += 64;
+            }
+            if write {
+                dirty.insert(line);
+            }
+            for t in [&mut total, &mut per[buffer as usize]] {
+                match (write, hit) {
+                    (false, true) => t.read_hits += 1,
+                    (false, false) => t.read_misses += 1,
+                    (true, true) => t.write_hits += 1,
+                    (true, false) => t.write_misses += 1,
+                }
+                t.bytes_in += if hit { 0 } else { 64 };
+            }
+        }
+        let per = h.buffers.iter().zip(per).filter(|(_, t)| *t != Traffic::default());
+        (total, per.map(|(b, t)| (b.name.clone(), t)).collect())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(150))]
+
+        #[test]
+        fn line_caches_equal_the_naive_models_over_runs_of_lines(events in events(), cap in 1usize..150) {
+            let h = header();
+            for policy in [PolicyKind::Clock, PolicyKind::Fifo, PolicyKind::Lru, PolicyKind::Sieve] {
+                let cfg = LineConfig { policy, size_bytes: 64 * cap as u64, line: 64, assoc: None };
+                let mut sim = LineCacheSim::new(&h, cfg, None);
+                for e in &events {
+                    sim.event(e);
+                }
+                let got = sim.finish();
+                let (total, per_buffer) = match policy {
+                    PolicyKind::Clock | PolicyKind::Fifo => {
+                        let mut m = NaiveClock { cap, q: Vec::new(), second_chance: policy == PolicyKind::Clock };
+                        naive_traffic(&h, &events, |l| m.access(l))
+                    }
+                    PolicyKind::Lru => {
+                        let mut m = NaiveLru { cap, q: Vec::new() };
+                        naive_traffic(&h, &events, |l| m.access(l))
+                    }
+                    _ => {
+                        let mut m = NaiveSieve { cap, q: Vec::new(), hand: None };
+                        naive_traffic(&h, &events, |l| m.access(l))
+                    }
+                };
+                prop_assert_eq!(got.traffic, total, "{} in total", policy.name());
+                prop_assert_eq!(got.per_buffer, per_buffer, "{} by buffer", policy.name());
+            }
+        }
+    }
+}
+
 mod mrc {
     use memtrace::{Buffer, Event, Header, Op, Role};
     use memtrace_analyzers::linecache::PolicyKind;
