@@ -350,9 +350,10 @@ impl<const SECOND_CHANCE: bool> Run for RingClock<SECOND_CHANCE> {
         loop {
             let ring = &mut self.ring;
             // No more absent lines are looked for than there are positions
-            // before the end of the array, where a stretch stops.
+            // before the end of the array, where a stretch stops; none in a
+            // run too short for a stretch (a single line: one request).
             let before_end = ring.lines.len().saturating_sub(self.hand.at) as u64;
-            let absent = if ring.len >= ring.cap && before_end >= MIN_STRETCH {
+            let absent = if last - l >= MIN_STRETCH - 1 && ring.len >= ring.cap && before_end >= MIN_STRETCH {
                 ring.map.absent_from(l, last.min(l.saturating_add(before_end - 1)))
             } else {
                 0
