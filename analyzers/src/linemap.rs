@@ -282,14 +282,12 @@ impl LineSet {
             (first..=last).for_each(|l| self.insert(l));
             return;
         }
-        let (w0, w1) = ((first / 64) as usize, (last / 64) as usize);
+        let w1 = (last / 64) as usize;
         if w1 >= self.bits.len() {
             self.grow(w1);
         }
-        for w in w0..=w1 {
-            let lo = if w == w0 { first % 64 } else { 0 };
-            let hi = if w == w1 { last % 64 } else { 63 };
-            self.bits[w] |= (!0u64 >> (63 - hi)) & (!0u64 << lo);
+        for (w, mask) in words_of(first, n) {
+            self.bits[w as usize] |= mask;
         }
     }
 
@@ -297,6 +295,25 @@ impl LineSet {
     fn grow(&mut self, w: usize) {
         self.bits.resize((w + 1).next_power_of_two().max(64), 0);
     }
+}
+
+/// Bits `from..to` of a word (`from < 64`, `from <= to <= 64`).
+#[inline(always)]
+pub(crate) fn bits(from: usize, to: usize) -> u64 {
+    let below_to = if to >= 64 { !0 } else { (1u64 << to) - 1 };
+    below_to & !((1u64 << from) - 1)
+}
+
+/// Lines `first..first + n` (`n > 0`) as words of a bitset: `(w, mask)`,
+/// the lines `64 * w + b` for the bits `b` of `mask`.
+pub(crate) fn words_of(first: u64, n: u64) -> impl Iterator<Item = (u64, u64)> {
+    let last = first + (n - 1);
+    let (w0, w1) = (first / 64, last / 64);
+    (w0..=w1).map(move |w| {
+        let from = if w == w0 { first % 64 } else { 0 };
+        let to = if w == w1 { last % 64 + 1 } else { 64 };
+        (w, bits(from as usize, to as usize))
+    })
 }
 
 /// A map from line numbers to `u64`: a [`LineMap`] to a slot of a vector,

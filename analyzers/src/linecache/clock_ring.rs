@@ -42,7 +42,7 @@
 
 use super::clock::ListClock;
 use super::policy::{Access, Run, Seen};
-use crate::linemap::LineMap;
+use crate::linemap::{bits, LineMap};
 
 /// Fewest absent lines taken at once (fewer: one request each, as
 /// measured, no slower).
@@ -102,13 +102,6 @@ fn count_consecutive(lines: &[u64]) -> usize {
         .take_while(|(c, at)| c.iter().zip(*at..).fold(true, |all, (&v, want)| all & (v == want)));
     let k = 8 * whole.count();
     k + lines[k..].iter().zip(first + k as u64..).take_while(|&(&v, want)| v == want).count()
-}
-
-/// Bits `from..to` of a word (`from < 64`, `from <= to <= 64`).
-#[inline(always)]
-fn bits(from: usize, to: usize) -> u64 {
-    let below_to = if to >= 64 { !0 } else { (1u64 << to) - 1 };
-    below_to & !((1u64 << from) - 1)
 }
 
 impl<const SECOND_CHANCE: bool> Ring<SECOND_CHANCE> {

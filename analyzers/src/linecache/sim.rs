@@ -11,7 +11,7 @@ use super::layout::LineLayout;
 use super::policy::{build_cache, Access, Assoc, Policy, PolicyKind, Run, Seen};
 use super::queue::Queue;
 use super::sieve::Sieve;
-use crate::linemap::{LineSet, FLAT_LINES};
+use crate::linemap::{words_of, LineSet, FLAT_LINES};
 
 /// One simulated cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,6 +101,29 @@ impl Tally<'_> {
             }
         }
     }
+
+    /// The lines of `mask` in word `w` of the dirty set (lines `64 * w..`)
+    /// left the cache: those dirty are written back, each buffer's counted
+    /// at once.
+    #[inline(always)]
+    fn evicted_in_word(&mut self, w: u64, mask: u64) {
+        let mut dirty = self.dirty.remove_word(w as usize, mask);
+        let line = self.run.line;
+        while dirty != 0 {
+            let v = 64 * w + u64::from(dirty.trailing_zeros());
+            let (owner, end) = self.layout.owner_span(v);
+            // The dirty lines of this word that `owner` holds.
+            let own = if end >= 64 * (w + 1) { dirty } else { dirty & ((1u64 << (end - 64 * w)) - 1) };
+            dirty &= !own;
+            let bytes = u64::from(own.count_ones()) * line;
+            self.total_wb += bytes;
+            match owner {
+                Some(owner) if owner == self.run.buffer => self.own_wb += bytes,
+                Some(owner) => self.per_buffer[owner as usize].bytes_written_back += bytes,
+                None => {}
+            }
+        }
+    }
 }
 
 impl Seen for Tally<'_> {
@@ -128,46 +151,17 @@ impl Seen for Tally<'_> {
         if n == 0 {
             return;
         }
-        let last_victim = victim + (n - 1);
-        if last_victim < FLAT_LINES {
-            let (w0, w1) = (victim / 64, last_victim / 64);
-            for w in w0..=w1 {
-                let lo = if w == w0 { victim % 64 } else { 0 };
-                let hi = if w == w1 { last_victim % 64 } else { 63 };
-                self.evicted_in_word(w, (!0u64 >> (63 - hi)) & (!0u64 << lo));
+        if victim + (n - 1) < FLAT_LINES {
+            for (w, mask) in words_of(victim, n) {
+                self.evicted_in_word(w, mask);
             }
         } else {
-            for v in victim..=last_victim {
+            for v in victim..victim + n {
                 self.evicted(v);
             }
         }
         if self.run.write {
             self.dirty.insert_range(first, n);
-        }
-    }
-}
-
-impl Tally<'_> {
-    /// The lines of `mask` in word `w` of the dirty set (lines `64 * w..`)
-    /// left the cache: those dirty are written back, each buffer's counted
-    /// at once.
-    #[inline(always)]
-    fn evicted_in_word(&mut self, w: u64, mask: u64) {
-        let mut dirty = self.dirty.remove_word(w as usize, mask);
-        let line = self.run.line;
-        while dirty != 0 {
-            let v = 64 * w + u64::from(dirty.trailing_zeros());
-            let (owner, end) = self.layout.owner_span(v);
-            // The dirty lines of this word that `owner` holds.
-            let own = if end >= 64 * (w + 1) { dirty } else { dirty & ((1u64 << (end - 64 * w)) - 1) };
-            dirty &= !own;
-            let bytes = u64::from(own.count_ones()) * line;
-            self.total_wb += bytes;
-            match owner {
-                Some(owner) if owner == self.run.buffer => self.own_wb += bytes,
-                Some(owner) => self.per_buffer[owner as usize].bytes_written_back += bytes,
-                None => {}
-            }
         }
     }
 }
