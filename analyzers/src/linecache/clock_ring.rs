@@ -26,9 +26,10 @@
 //! ([`Ring::misses_before_end`]): one scan finds the absent lines, and the
 //! victims, the new lines and their map entries move as ranges, told to
 //! the tally as a range ([`Seen::misses_evicting`]), whose dirty bits go a
-//! word at a time. A stretch stops at the end of the array, so that no
-//! victim is one of its own lines; a hit, or a line too far for the flat
-//! table, is one request.
+//! word at a time; its victims are read before its positions take the new
+//! lines, so none of them is one of its own. Stretches stop at the end of
+//! the array, where one request wraps the hand; a hit, or a line too far
+//! for the flat table, is one request too.
 //!
 //! Until the cache is full, the hand stays at 0 and a new line goes after
 //! the others (just before the hand: examined last); the array grows by
@@ -240,9 +241,8 @@ impl<const SECOND_CHANCE: bool> Ring<SECOND_CHANCE> {
         }
     }
 
-    /// Requests of the absent lines `first..first + n` in a full cache,
-    /// up to the end of the array (so that no victim is one of them): all
-    /// misses, taken with no lookup. A stretch at a time, of consecutive
+    /// Requests of the absent lines `first..first + n` in a full cache, up
+    /// to the end of the array: all misses, taken with no lookup. A stretch at a time, of consecutive
     /// victim positions holding consecutive lines (lines that came in
     /// together leave together), moved as ranges and told to `seen` at
     /// once. How many were taken.

@@ -46,19 +46,25 @@ pub(crate) trait Seen {
 
 /// Requests of a run of lines (an event's, in order), telling `seen` what
 /// each did: the simulator's loop, which a policy may serve with its state
-/// in locals. Every policy runs as its [`Policy::access`] loop; CLOCK and
-/// FIFO in their array form have their own, which takes a stretch of
-/// absent lines at once.
+/// in locals. A policy runs as its [`Policy::access`] loop
+/// ([`one_at_a_time`]), except CLOCK and FIFO in their array form and
+/// SIEVE, which take a stretch of absent lines at once.
 pub(crate) trait Run {
     fn access_all(&mut self, first: u64, last: u64, seen: &mut impl Seen);
 }
 
-impl<P: Policy + ?Sized> Run for P {
+/// The loop of a policy that takes one request at a time.
+#[inline(always)]
+pub(crate) fn one_at_a_time<P: Policy + ?Sized>(policy: &mut P, first: u64, last: u64, seen: &mut impl Seen) {
+    for l in first..=last {
+        seen.one(l, policy.access(l));
+    }
+}
+
+impl Run for dyn Policy {
     #[inline(always)]
     fn access_all(&mut self, first: u64, last: u64, seen: &mut impl Seen) {
-        for l in first..=last {
-            seen.one(l, self.access(l));
-        }
+        one_at_a_time(self, first, last, seen);
     }
 }
 

@@ -7,7 +7,7 @@
 //! is the head already, or the tail (a step forward again). (FIFO is in
 //! `clock.rs`: the same hand, which never moves a node.)
 
-use super::policy::{Access, Policy};
+use super::policy::{one_at_a_time, Access, Policy, Run, Seen};
 use super::slab::{ring_push_last, ring_take_out, Slab, NIL};
 
 pub(crate) struct Queue {
@@ -62,5 +62,12 @@ impl Policy for Queue {
         self.len -= 1;
         self.slab.release(i);
         true
+    }
+}
+
+impl Run for Queue {
+    #[inline(always)]
+    fn access_all(&mut self, first: u64, last: u64, seen: &mut impl Seen) {
+        one_at_a_time(self, first, last, seen);
     }
 }

@@ -10,8 +10,13 @@
 //! changes, as in FIFO. Only a visited line relinks, once a pass, from
 //! `ahead` to the end of `kept`; when `ahead` runs out, the hand wraps to
 //! the tail: `kept` is the next pass.
+//!
+//! In a full cache, a run of absent lines is all misses, and while the
+//! hand meets unvisited lines in consecutive nodes holding consecutive
+//! lines (which came in together, so were given nodes in order), they are
+//! taken as one stretch, as CLOCK and FIFO take theirs (`clock_ring.rs`).
 
-use super::policy::{Access, Policy};
+use super::policy::{Access, Policy, Run, Seen};
 use super::slab::{ring_push_last, ring_take_out, Slab, NIL};
 
 /// `Node::list` of the lines ahead of the hand, and of the kept ones.
@@ -46,6 +51,86 @@ impl Sieve {
                     break;
                 }
             }
+        }
+    }
+}
+
+/// Fewest absent lines taken at once.
+const MIN_STRETCH: u64 = 4;
+
+impl Sieve {
+    /// Requests of the absent lines `first..first + n` in a full cache:
+    /// all misses, taken with no lookup while the hand meets unvisited
+    /// lines in nodes `o, o + 1, ...` linked in that order and holding
+    /// consecutive lines (lines that came in together leave together):
+    /// such a stretch takes the new lines in place, moves their map
+    /// entries as a range, and is told to `seen` at once, its victims read
+    /// before any of its nodes takes a new line. Stops at a visited line
+    /// and at the last line ahead, where one request relinks. How many
+    /// were taken.
+    #[inline(always)]
+    fn misses_in_stretches(&mut self, first: u64, n: u64, seen: &mut impl Seen) -> u64 {
+        let mut k = 0;
+        while k < n {
+            let o = self.hand;
+            if o == NIL {
+                break;
+            }
+            let nodes = &mut self.slab.nodes;
+            let at = o as usize;
+            let head = nodes[at];
+            if head.freq != 0 || head.next == o {
+                break;
+            }
+            let victim = head.line;
+            let most = ((n - k) as usize).min(nodes.len() - at);
+            let mut r = 1;
+            while r < most
+                && nodes[at + r - 1].next == o + r as u32
+                && nodes[at + r].freq == 0
+                && nodes[at + r].line == victim + r as u64
+            {
+                r += 1;
+            }
+            let line = first + k;
+            for (node, l) in nodes[at..at + r].iter_mut().zip(line..) {
+                node.line = l;
+            }
+            self.hand = nodes[at + r - 1].next;
+            self.slab.map.relocate_range(victim, line, r, o);
+            seen.misses_evicting(line, r as u64, victim);
+            k += r as u64;
+        }
+        k
+    }
+}
+
+impl Run for Sieve {
+    #[inline(always)]
+    fn access_all(&mut self, first: u64, last: u64, seen: &mut impl Seen) {
+        let mut l = first;
+        // Lines from `l` on known to be absent (a run too short for a
+        // stretch, or a cache not yet full, looks for none): a stretch
+        // that stops leaves the rest absent, so they are not looked for
+        // again. No more than the capacity are looked for at once.
+        let mut absent = 0u64;
+        loop {
+            if absent == 0 && last - l >= MIN_STRETCH - 1 && self.len >= self.cap && self.cap > 0 {
+                absent = self.slab.map.absent_from(l, last.min(l.saturating_add(self.cap as u64 - 1)));
+            }
+            let mut k = 0;
+            if absent >= MIN_STRETCH {
+                k = self.misses_in_stretches(l, absent, seen);
+            }
+            if k == 0 {
+                seen.one(l, self.access(l));
+                k = 1;
+            }
+            absent = absent.saturating_sub(k);
+            if last - l < k {
+                break;
+            }
+            l += k;
         }
     }
 }

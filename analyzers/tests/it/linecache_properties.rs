@@ -604,6 +604,17 @@ mod simulator {
         prop::collection::vec(event, 0..40)
     }
 
+    /// Short runs over one buffer of line-sized elements and a small cache:
+    /// hits that mark lines visited (SIEVE) or referenced (CLOCK) between
+    /// stretches, and stretches that go round the whole cache.
+    fn short_events() -> impl Strategy<Value = Vec<Event>> {
+        let event = (0u64..60, 1u32..14, any::<bool>()).prop_map(|(offset, len, write)| {
+            let op = if write { Op::Write } else { Op::Read };
+            Event { buffer: 1, op, offset, len, step: 0 }
+        });
+        prop::collection::vec(event, 0..150)
+    }
+
     /// Whole-cache and per-buffer traffic of `model` (hit, victim) over the events' lines.
     fn naive_traffic(
         h: &Header,
@@ -642,32 +653,43 @@ mod simulator {
 
         #[test]
         fn line_caches_equal_the_naive_models_over_runs_of_lines(events in events(), cap in 1usize..150) {
-            let h = header();
-            for policy in [PolicyKind::Clock, PolicyKind::Fifo, PolicyKind::Lru, PolicyKind::Sieve] {
-                let cfg = LineConfig { policy, size_bytes: 64 * cap as u64, line: 64, assoc: None };
-                let mut sim = LineCacheSim::new(&h, cfg, None);
-                for e in &events {
-                    sim.event(e);
-                }
-                let got = sim.finish();
-                let (total, per_buffer) = match policy {
-                    PolicyKind::Clock | PolicyKind::Fifo => {
-                        let mut m = NaiveClock { cap, q: Vec::new(), second_chance: policy == PolicyKind::Clock };
-                        naive_traffic(&h, &events, |l| m.access(l))
-                    }
-                    PolicyKind::Lru => {
-                        let mut m = NaiveLru { cap, q: Vec::new() };
-                        naive_traffic(&h, &events, |l| m.access(l))
-                    }
-                    _ => {
-                        let mut m = NaiveSieve { cap, q: Vec::new(), hand: None };
-                        naive_traffic(&h, &events, |l| m.access(l))
-                    }
-                };
-                prop_assert_eq!(got.traffic, total, "{} in total", policy.name());
-                prop_assert_eq!(got.per_buffer, per_buffer, "{} by buffer", policy.name());
-            }
+            line_caches_against_the_naive_models(&events, cap)?;
         }
+
+        #[test]
+        fn line_caches_equal_the_naive_models_over_short_runs(events in short_events(), cap in 1usize..30) {
+            line_caches_against_the_naive_models(&events, cap)?;
+        }
+    }
+
+    /// The four policies of the simulator against their naive models.
+    fn line_caches_against_the_naive_models(events: &[Event], cap: usize) -> Result<(), TestCaseError> {
+        let h = header();
+        for policy in [PolicyKind::Clock, PolicyKind::Fifo, PolicyKind::Lru, PolicyKind::Sieve] {
+            let cfg = LineConfig { policy, size_bytes: 64 * cap as u64, line: 64, assoc: None };
+            let mut sim = LineCacheSim::new(&h, cfg, None);
+            for e in events {
+                sim.event(e);
+            }
+            let got = sim.finish();
+            let (total, per_buffer) = match policy {
+                PolicyKind::Clock | PolicyKind::Fifo => {
+                    let mut m = NaiveClock { cap, q: Vec::new(), second_chance: policy == PolicyKind::Clock };
+                    naive_traffic(&h, events, |l| m.access(l))
+                }
+                PolicyKind::Lru => {
+                    let mut m = NaiveLru { cap, q: Vec::new() };
+                    naive_traffic(&h, events, |l| m.access(l))
+                }
+                _ => {
+                    let mut m = NaiveSieve { cap, q: Vec::new(), hand: None };
+                    naive_traffic(&h, events, |l| m.access(l))
+                }
+            };
+            prop_assert_eq!(got.traffic, total, "{} in total", policy.name());
+            prop_assert_eq!(got.per_buffer, per_buffer, "{} by buffer", policy.name());
+        }
+        Ok(())
     }
 }
 
