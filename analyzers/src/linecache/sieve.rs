@@ -23,6 +23,9 @@ use super::slab::{ring_push_last, ring_take_out, Slab, NIL};
 const AHEAD: u8 = 0;
 const KEPT: u8 = 1;
 
+/// Fewest absent lines taken at once.
+const MIN_STRETCH: u64 = 4;
+
 pub(crate) struct Sieve {
     cap: usize,
     len: usize,
@@ -53,12 +56,7 @@ impl Sieve {
             }
         }
     }
-}
 
-/// Fewest absent lines taken at once.
-const MIN_STRETCH: u64 = 4;
-
-impl Sieve {
     /// Requests of the absent lines `first..first + n` in a full cache:
     /// all misses, taken with no lookup while the hand meets unvisited
     /// lines in nodes `o, o + 1, ...` linked in that order and holding
