@@ -42,12 +42,8 @@
 //! ([`RingClock::into_list`]), where it costs nothing.
 
 use super::clock::ListClock;
-use super::policy::{Access, Run, Seen};
+use super::policy::{in_stretches, Access, Run, Seen, Stretches};
 use crate::linemap::{bits, LineMap};
-
-/// Fewest absent lines taken at once (fewer: one request each, as
-/// measured, no slower).
-const MIN_STRETCH: u64 = 4;
 
 /// No word being swept.
 const NO_WORD: usize = usize::MAX;
@@ -336,33 +332,37 @@ impl<const SECOND_CHANCE: bool> RingClock<SECOND_CHANCE> {
     }
 }
 
+impl<const SECOND_CHANCE: bool> Stretches for RingClock<SECOND_CHANCE> {
+    /// The array's length once full: a stretch stops at its end anyway.
+    #[inline(always)]
+    fn stretch_room(&self) -> u64 {
+        let ring = &self.ring;
+        if ring.len >= ring.cap {
+            ring.lines.len() as u64
+        } else {
+            0
+        }
+    }
+
+    #[inline(always)]
+    fn absent_from(&self, first: u64, last: u64) -> u64 {
+        self.ring.map.absent_from(first, last)
+    }
+
+    #[inline(always)]
+    fn misses_in_stretches(&mut self, first: u64, n: u64, seen: &mut impl Seen) -> u64 {
+        self.ring.misses_before_end(first, n, &mut self.hand, seen)
+    }
+
+    #[inline(always)]
+    fn one(&mut self, line: u64) -> Access {
+        self.ring.request(line, &mut self.hand)
+    }
+}
+
 impl<const SECOND_CHANCE: bool> Run for RingClock<SECOND_CHANCE> {
     #[inline(always)]
     fn access_all(&mut self, first: u64, last: u64, seen: &mut impl Seen) {
-        let mut l = first;
-        loop {
-            let ring = &mut self.ring;
-            // No more absent lines are looked for than there are positions
-            // before the end of the array, where a stretch stops; none in a
-            // run too short for a stretch (a single line: one request).
-            let before_end = ring.lines.len().saturating_sub(self.hand.at) as u64;
-            let absent = if last - l >= MIN_STRETCH - 1 && ring.len >= ring.cap && before_end >= MIN_STRETCH {
-                ring.map.absent_from(l, last.min(l.saturating_add(before_end - 1)))
-            } else {
-                0
-            };
-            let mut k = 0;
-            if absent >= MIN_STRETCH {
-                k = ring.misses_before_end(l, absent, &mut self.hand, seen);
-            }
-            if k == 0 {
-                seen.one(l, ring.request(l, &mut self.hand));
-                k = 1;
-            }
-            if last - l < k {
-                break;
-            }
-            l += k;
-        }
+        in_stretches(self, first, last, seen);
     }
 }

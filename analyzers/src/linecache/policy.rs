@@ -48,7 +48,7 @@ pub(crate) trait Seen {
 /// each did: the simulator's loop, which a policy may serve with its state
 /// in locals. A policy runs as its [`Policy::access`] loop
 /// ([`one_at_a_time`]), except CLOCK and FIFO in their array form and
-/// SIEVE, which take a stretch of absent lines at once.
+/// SIEVE, which take a stretch of absent lines at once ([`in_stretches`]).
 pub(crate) trait Run {
     fn access_all(&mut self, first: u64, last: u64, seen: &mut impl Seen);
 }
@@ -58,6 +58,57 @@ pub(crate) trait Run {
 pub(crate) fn one_at_a_time<P: Policy + ?Sized>(policy: &mut P, first: u64, last: u64, seen: &mut impl Seen) {
     for l in first..=last {
         seen.one(l, policy.access(l));
+    }
+}
+
+/// A policy that, in a full cache, takes a stretch of absent lines at
+/// once (CLOCK and FIFO in their array form, SIEVE): its [`Run`] is
+/// [`in_stretches`].
+pub(crate) trait Stretches {
+    /// How many absent lines to look for at once: 0 until the cache is full.
+    fn stretch_room(&self) -> u64;
+    /// How many lines from `first` on, up to `last`, are absent.
+    fn absent_from(&self, first: u64, last: u64) -> u64;
+    /// Requests of the absent lines `first..first + n`, as many as it
+    /// takes at once (0: none), told to `seen`; how many.
+    fn misses_in_stretches(&mut self, first: u64, n: u64, seen: &mut impl Seen) -> u64;
+    /// One request.
+    fn one(&mut self, line: u64) -> Access;
+}
+
+/// Fewest absent lines taken at once (fewer: one request each, as
+/// measured, no slower).
+const MIN_STRETCH: u64 = 4;
+
+/// The loop of a [`Stretches`] policy: absent lines looked for at most
+/// [`Stretches::stretch_room`] at a time, taken in stretches, the rest one
+/// request each. A stretch that stops leaves the lines after it absent, so
+/// they are not looked for again; a run too short for a stretch (a single
+/// line) is looked at for nothing.
+#[inline(always)]
+pub(crate) fn in_stretches<P: Stretches>(policy: &mut P, first: u64, last: u64, seen: &mut impl Seen) {
+    let mut l = first;
+    let mut absent = 0u64;
+    loop {
+        if absent == 0 && last - l >= MIN_STRETCH - 1 {
+            let room = policy.stretch_room();
+            if room >= MIN_STRETCH {
+                absent = policy.absent_from(l, last.min(l.saturating_add(room - 1)));
+            }
+        }
+        let mut k = 0;
+        if absent >= MIN_STRETCH {
+            k = policy.misses_in_stretches(l, absent, seen);
+        }
+        if k == 0 {
+            seen.one(l, policy.one(l));
+            k = 1;
+        }
+        absent = absent.saturating_sub(k);
+        if last - l < k {
+            break;
+        }
+        l += k;
     }
 }
 

@@ -16,15 +16,12 @@
 //! lines (which came in together, so were given nodes in order), they are
 //! taken as one stretch, as CLOCK and FIFO take theirs (`clock_ring.rs`).
 
-use super::policy::{Access, Policy, Run, Seen};
+use super::policy::{in_stretches, Access, Policy, Run, Seen, Stretches};
 use super::slab::{ring_push_last, ring_take_out, Slab, NIL};
 
 /// `Node::list` of the lines ahead of the hand, and of the kept ones.
 const AHEAD: u8 = 0;
 const KEPT: u8 = 1;
-
-/// Fewest absent lines taken at once.
-const MIN_STRETCH: u64 = 4;
 
 pub(crate) struct Sieve {
     cap: usize,
@@ -55,6 +52,23 @@ impl Sieve {
                 }
             }
         }
+    }
+}
+
+impl Stretches for Sieve {
+    /// The capacity once full: more lines than that are never taken at once.
+    #[inline(always)]
+    fn stretch_room(&self) -> u64 {
+        if self.len >= self.cap {
+            self.cap as u64
+        } else {
+            0
+        }
+    }
+
+    #[inline(always)]
+    fn absent_from(&self, first: u64, last: u64) -> u64 {
+        self.slab.map.absent_from(first, last)
     }
 
     /// Requests of the absent lines `first..first + n` in a full cache:
@@ -101,35 +115,17 @@ impl Sieve {
         }
         k
     }
+
+    #[inline(always)]
+    fn one(&mut self, line: u64) -> Access {
+        self.access(line)
+    }
 }
 
 impl Run for Sieve {
     #[inline(always)]
     fn access_all(&mut self, first: u64, last: u64, seen: &mut impl Seen) {
-        let mut l = first;
-        // Lines from `l` on known to be absent (a run too short for a
-        // stretch, or a cache not yet full, looks for none): a stretch
-        // that stops leaves the rest absent, so they are not looked for
-        // again. No more than the capacity are looked for at once.
-        let mut absent = 0u64;
-        loop {
-            if absent == 0 && last - l >= MIN_STRETCH - 1 && self.len >= self.cap && self.cap > 0 {
-                absent = self.slab.map.absent_from(l, last.min(l.saturating_add(self.cap as u64 - 1)));
-            }
-            let mut k = 0;
-            if absent >= MIN_STRETCH {
-                k = self.misses_in_stretches(l, absent, seen);
-            }
-            if k == 0 {
-                seen.one(l, self.access(l));
-                k = 1;
-            }
-            absent = absent.saturating_sub(k);
-            if last - l < k {
-                break;
-            }
-            l += k;
-        }
+        in_stretches(self, first, last, seen);
     }
 }
 
